@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the program's configuration, read once from the environment
+// (the same names on Netlify and on a server).
+type config struct {
+	MailgunAPIKey     string
+	MailgunDomain     string
+	MailgunAPIBase    string
+	WebhookSigningKey string
+	From              mail.Address
+	DataDir           string
+	DatabaseURL       string
+	AdminToken        string
+	SandboxTo         string
+	SendRate          float64
+	SendTimeout       time.Duration
+	Workers           int
+}
+
+// Outbox reports whether letters go to the local outbox instead of Mailgun.
+func (c *config) Outbox() bool { return c.MailgunAPIKey == "" }
+
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{
+		MailgunAPIKey:     getenv("MAILGUN_API_KEY"),
+		MailgunDomain:     strings.TrimSpace(getenv("MAILGUN_DOMAIN")),
+		MailgunAPIBase:    strings.TrimSpace(getenv("MAILGUN_API_BASE")),
+		WebhookSigningKey: getenv("MAILGUN_WEBHOOK_SIGNING_KEY"),
+		DataDir:           getenv("CAMPAIGN_DATA_DIR"),
+		DatabaseURL:       getenv("DATABASE_URL"),
+		AdminToken:        getenv("CAMPAIGN_ADMIN_TOKEN"),
+		SandboxTo:         strings.TrimSpace(getenv("CAMPAIGN_SANDBOX_TO")),
+		SendTimeout:       20 * time.Second,
+		Workers:           4,
+	}
+	var errs []error
+	if c.DataDir == "" {
+		c.DataDir = ".campaign"
+	}
+	if c.MailgunAPIBase == "" {
+		c.MailgunAPIBase = "https://api.mailgun.net/v3"
+	}
+	if c.MailgunAPIKey != "" && c.MailgunDomain == "" {
+		errs = append(errs, errors.New("MAILGUN_DOMAIN must be set with MAILGUN_API_KEY"))
+	}
+	from := strings.TrimSpace(getenv("CAMPAIGN_FROM"))
+	switch {
+	case from != "":
+		a, err := mail.ParseAddress(from)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_FROM %q is not an address: %w", from, err))
+		} else {
+			c.From = *a
+		}
+	case c.MailgunDomain != "":
+		c.From = mail.Address{Address: "letters@" + c.MailgunDomain}
+	default:
+		// The local outbox: nothing is sent, so any well-formed address does.
+		c.From = mail.Address{Address: "letters@campaign.example"}
+	}
+	if c.SandboxTo != "" {
+		if a, err := mail.ParseAddress(c.SandboxTo); err != nil || a.Address != c.SandboxTo {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_SANDBOX_TO %q must be a plain address", c.SandboxTo))
+		}
+	}
+	if v := getenv("CAMPAIGN_SEND_RATE"); v != "" {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || rate < 0 {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_SEND_RATE %q must be messages per second, like 10", v))
+		}
+		c.SendRate = rate
+	}
+	if v := getenv("CAMPAIGN_SEND_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_SEND_TIMEOUT %q must be a duration, like 20s", v))
+		}
+		c.SendTimeout = d
+	}
+	if v := getenv("CAMPAIGN_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_WORKERS %q must be a number from 1 to 256", v))
+		}
+		c.Workers = n
+	}
+	return c, errors.Join(errs...)
+}
+
+// messageIDDomain is the right-hand side of our Message-Ids.
+func (c *config) messageIDDomain() string {
+	if c.MailgunDomain != "" {
+		return c.MailgunDomain
+	}
+	return c.From.Address[strings.LastIndex(c.From.Address, "@")+1:]
+}
+

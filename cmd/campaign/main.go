@@ -1,0 +1,106 @@
+// Command campaign builds and runs the letter campaign: the Hugo site, the
+// sign-and-send handler and the delivery queue.
+//
+//	campaign build    build the site into public/
+//	campaign serve    build, then serve the site and the handler, and send
+//	campaign worker   only send: work the delivery queue
+//	campaign status   print signatures and messages by state
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: campaign <command> [flags]
+
+commands:
+  build    build the site (Hugo) into public/
+  serve    build the site, then serve it and the handler on http://127.0.0.1:8080 and send letters
+  worker   send letters: work the delivery queue, serve nothing
+  status   print counts of signatures and messages by delivery state
+
+Run "campaign <command> -h" for a command's flags. Configuration comes from
+the environment: see README.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "campaign:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("campaign "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	site := fs.String("site", "site", "the Hugo project to build")
+	public := fs.String("public", "public", "where the built site goes")
+	switch cmd {
+	case "build":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return buildSite(*site, *public)
+	case "serve":
+		addr := fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		if *addr == "" {
+			*addr = "127.0.0.1:8080"
+			if port := getenv("PORT"); port != "" {
+				*addr = ":" + port
+			}
+		}
+		if err := buildSite(*site, *public); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, *addr, *public, log)
+	case "worker":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		return work(ctx, cfg, log)
+	case "status":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		return status(ctx, cfg, stdout)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"campaignkit/handler"
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
+	"campaignkit/handler/outbox"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+)
+
+// openStore opens Postgres when DATABASE_URL is set, else SQLite in the
+// data folder, with our tables and River's migrated.
+func openStore(ctx context.Context, cfg *config) (*store.Store, error) {
+	var st *store.Store
+	var err error
+	if cfg.DatabaseURL != "" {
+		st, err = store.OpenPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		st, err = store.OpenSQLite(ctx, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := queue.Migrate(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// newDeliverer picks Mailgun, or the local outbox when no key is set.
+func newDeliverer(cfg *config, st *store.Store, log *slog.Logger) (*deliver.Deliverer, *outbox.Outbox, error) {
+	d := &deliver.Deliverer{Store: st, SandboxTo: cfg.SandboxTo, Log: log}
+	if !cfg.Outbox() {
+		d.Sender = mailgun.New(mailgun.Config{
+			Domain: cfg.MailgunDomain, APIKey: cfg.MailgunAPIKey, APIBase: cfg.MailgunAPIBase, Timeout: cfg.SendTimeout,
+		})
+		return d, nil, nil
+	}
+	box, err := outbox.New(filepath.Join(cfg.DataDir, "outbox"))
+	if err != nil {
+		return nil, nil, err
+	}
+	d.Sender = box
+	return d, box, nil
+}
+
+func queueOptions(cfg *config, workers int, log *slog.Logger) queue.Options {
+	return queue.Options{
+		Workers:     workers,
+		SendRate:    cfg.SendRate,
+		JobTimeout:  cfg.SendTimeout * 3 / 2,
+		RescueAfter: cfg.SendTimeout * 3,
+		Log:         log,
+	}
+}
+
+func serve(ctx context.Context, cfg *config, addr, public string, log *slog.Logger) error {
+	letters, err := letter.Load(os.DirFS(public))
+	if err != nil {
+		return err
+	}
+	warnPlaceholders(letters, cfg, log)
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, box, err := newDeliverer(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	q, err := queue.New(st, d, queueOptions(cfg, cfg.Workers, log))
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", handler.NewHandler(handler.Config{
+		Letters: letters, Recorder: q, From: cfg.From, MessageIDDomain: cfg.messageIDDomain(), Log: log,
+	}))
+	if box != nil {
+		mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
+	}
+	mux.Handle("/", staticSite(public))
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+	}
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	mode := "mailgun"
+	if cfg.Outbox() {
+		mode = "local outbox (nothing is sent; see /outbox/)"
+	}
+	log.Info("serving", "url", "http://"+ln.Addr().String(), "delivery", mode, "sandbox", cfg.SandboxTo != "",
+		"database", map[bool]string{true: "postgres", false: "sqlite"}[st.Postgres()])
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if qerr := q.Stop(shutdownCtx); qerr != nil && !errors.Is(qerr, context.DeadlineExceeded) {
+		err = errors.Join(err, qerr)
+	}
+	return err
+}
+
+// work runs only the delivery queue, for processes apart from the web.
+func work(ctx context.Context, cfg *config, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, _, err := newDeliverer(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	q, err := queue.New(st, d, queueOptions(cfg, cfg.Workers, log))
+	if err != nil {
+		return err
+	}
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("working the delivery queue", "workers", cfg.Workers)
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return q.Stop(shutdownCtx)
+}
+
+// status prints signatures and messages by delivery state.
+func status(ctx context.Context, cfg *config, w io.Writer) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sigs, err := st.SignatureCount(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "signatures %d\n", sigs)
+	states := make([]string, 0, len(counts))
+	for s := range counts {
+		states = append(states, s)
+	}
+	sort.Strings(states)
+	for _, s := range states {
+		fmt.Fprintf(w, "messages %-7s %d\n", s, counts[s])
+	}
+	return nil
+}
+
+// warnPlaceholders says at start when a letter would go to a stand-in
+// .example address.
+func warnPlaceholders(letters letter.Letters, cfg *config, log *slog.Logger) {
+	for _, l := range letters {
+		for _, t := range l.Targets {
+			if t.Placeholder() {
+				log.Warn("target is still a placeholder address: set the real one in the letter's front matter",
+					"letter", l.ID, "target", t.Name, "email", t.Email)
+			}
+		}
+	}
+}
+
+func anyStylesheet(letters letter.Letters) string {
+	for _, l := range letters {
+		return l.Stylesheet
+	}
+	return ""
+}
+
+// staticSite serves the built site with security headers; fingerprinted
+// assets are cached for a year, pages are revalidated.
+func staticSite(public string) http.Handler {
+	files := http.FileServer(http.Dir(public))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if isFingerprinted(r.URL.Path) {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			h.Set("Cache-Control", "public, max-age=0, must-revalidate")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// isFingerprinted reports whether a path names a file whose name carries a
+// content hash (name.min.<64 hex>.css), safe to cache forever.
+func isFingerprinted(p string) bool {
+	base := filepath.Base(p)
+	parts := strings.Split(base, ".")
+	for _, part := range parts {
+		if len(part) == 64 && strings.Trim(part, "0123456789abcdef") == "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+// Package handler is the campaign's HTTP handler: it takes a supporter's
+// signature (POST /api/sign), validates it, merges it into the published
+// letter, records it and hands it to delivery. Both homes, `campaign
+// serve` and the Netlify function, wrap the same NewHandler.
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"campaignkit/handler/letter"
+	"campaignkit/handler/store"
+)
+
+// Recorder commits a signature and its messages before the supporter gets
+// an answer (store.Store, with the delivery queue joined in).
+type Recorder interface {
+	Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error)
+}
+
+// Config is what the handler needs, built once by the program that runs it.
+type Config struct {
+	Letters  letter.Letters
+	Recorder Recorder
+	// From is the From address of every letter (CAMPAIGN_FROM); its display
+	// name, if any, follows the signer's name.
+	From mail.Address
+	// MessageIDDomain is the right-hand side of our Message-Ids.
+	MessageIDDomain string
+	// ClientIP names the client for rate limiting; nil means the
+	// connection's address.
+	ClientIP func(*http.Request) string
+	// RatePerMinute and Burst bound signatures per client address; zero
+	// means 20 a minute with bursts of 10.
+	RatePerMinute float64
+	Burst         int
+	Log           *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// MaxRequestBytes caps a signature's request body.
+const MaxRequestBytes = 128 << 10
+
+type handler struct {
+	cfg     Config
+	limiter *limiter
+	log     *slog.Logger
+}
+
+// NewHandler returns the handler for /api/sign.
+func NewHandler(cfg Config) http.Handler {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = RemoteIP
+	}
+	if cfg.RatePerMinute <= 0 {
+		cfg.RatePerMinute = 20
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 10
+	}
+	h := &handler{cfg: cfg, log: cfg.Log, limiter: newLimiter(cfg.RatePerMinute/60, cfg.Burst, cfg.Now)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/sign", h.sign)
+	return securityHeaders(mux)
+}
+
+// RemoteIP is the connection's address without its port.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, r, nil, errMethod)
+		return
+	}
+	if !h.limiter.allow(h.cfg.ClientIP(r)) {
+		w.Header().Set("Retry-After", strconv.Itoa(h.limiter.retryAfterSeconds()))
+		s, _ := decode(w, r) // keep what they typed on the error page
+		h.fail(w, r, s, errRateLimited)
+		return
+	}
+	s, err := decode(w, r)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	s.Normalize()
+	l, ok := h.cfg.Letters[s.Letter]
+	if !ok {
+		h.fail(w, r, s, errUnknownLetter)
+		return
+	}
+	if errs := s.Validate(); errs != nil {
+		h.fail(w, r, s, errs)
+		return
+	}
+	sig, msgs := h.prepare(l, s)
+	first, err := h.cfg.Recorder.Record(r.Context(), sig, msgs)
+	duplicate := errors.Is(err, store.ErrDuplicate)
+	if err != nil && !duplicate {
+		h.fail(w, r, s, fmt.Errorf("record: %w", err))
+		return
+	}
+	if duplicate {
+		// Same answer as a first signature: the page must not tell anyone
+		// whether an address signed before. No new mail goes out.
+		h.log.Info("repeat signature", "letter", l.ID, "first", first.ID)
+	} else {
+		h.log.Info("signature accepted", "letter", l.ID, "signature", sig.ID, "messages", len(msgs))
+	}
+	h.accepted(w, r, l)
+}
+
+// prepare turns a valid signer into the signature and the messages to record.
+func (h *handler) prepare(l *letter.Letter, s *letter.Signer) (*store.Signature, []store.Message) {
+	sig := &store.Signature{
+		ID: store.NewID(), LetterID: l.ID, FirstName: s.FirstName, LastName: s.LastName, Email: s.Email,
+		Address: s.Address, City: s.City, State: s.State, Zip: s.Zip, Phone: s.Phone, OptIn: s.OptIn,
+		Source: s.Source, Subject: s.Subject, Body: s.Body,
+	}
+	// An unedited letter is recorded as such, so organizers can tell.
+	if s.Subject == l.Subject {
+		sig.Subject = ""
+	}
+	if s.Body == l.Body {
+		sig.Body = ""
+	}
+	fromName := s.FullName()
+	if h.cfg.From.Name != "" {
+		fromName += " via " + h.cfg.From.Name
+	}
+	from := (&mail.Address{Name: fromName, Address: h.cfg.From.Address}).String()
+	replyTo := (&mail.Address{Name: s.FullName(), Address: s.Email}).String()
+	merged := letter.Merge(l, s)
+	msgs := make([]store.Message, len(merged))
+	for i, m := range merged {
+		msgs[i] = store.Message{
+			ID:          MessageID(sig.ID, i, h.cfg.MessageIDDomain),
+			TargetIndex: i,
+			TargetName:  m.Target.Name,
+			TargetEmail: m.Target.Email,
+			From:        from,
+			ReplyTo:     replyTo,
+			Subject:     m.Subject,
+			Text:        m.Text,
+			Tag:         l.ID,
+		}
+	}
+	return sig, msgs
+}
+
+// MessageID is our Message-Id for a signature's message to target i: the
+// same on every attempt, so a retried send is recognisably the same letter.
+func MessageID(signatureID string, target int, domain string) string {
+	return fmt.Sprintf("%s.%d@%s", signatureID, target, domain)
+}
+
+// accepted answers a recorded signature: the thank-you page for a form post,
+// JSON for a JSON client.
+func (h *handler) accepted(w http.ResponseWriter, r *http.Request, l *letter.Letter) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status":     "accepted",
+			"message":    "Thank you. Your letter is on its way to each official.",
+			"thanks_url": l.ThanksURL,
+			"targets":    len(l.Targets),
+		})
+		return
+	}
+	http.Redirect(w, r, l.ThanksURL, http.StatusSeeOther)
+}
+
+// wantsJSON reports whether the client speaks the JSON contract.
+func wantsJSON(r *http.Request) bool {
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	return strings.HasPrefix(ct, "application/json") || strings.Contains(strings.ToLower(r.Header.Get("Accept")), "application/json")
+}
+
+// securityHeaders sets the headers every response of ours carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}

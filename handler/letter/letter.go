@@ -1,0 +1,184 @@
+// Package letter holds the campaign's domain: the letters Hugo publishes,
+// the supporters who sign them, and the merge that turns one into the
+// messages each target receives.
+package letter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/mail"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Target is one official who receives a letter. Targets come only from the
+// letter's front matter; nothing a supporter sends can change them.
+type Target struct {
+	Name       string `json:"name"`
+	Title      string `json:"title"`
+	Email      string `json:"email"`
+	Salutation string `json:"salutation"`
+}
+
+// Placeholder reports whether the target's address is still a stand-in
+// under the reserved .example domain.
+func (t Target) Placeholder() bool {
+	return strings.HasSuffix(strings.ToLower(t.Email), ".example")
+}
+
+// Letter is a letter as Hugo published it: the one source the handler merges
+// from. Body and Signature hold merge fields as {{field}} placeholders.
+type Letter struct {
+	ID        string   `json:"id"`
+	Campaign  string   `json:"campaign"`
+	Title     string   `json:"title"`
+	Subject   string   `json:"subject"`
+	Targets   []Target `json:"targets"`
+	Body      string   `json:"body"`
+	Signature string   `json:"signature"`
+	// ThanksURL is where a supporter lands after signing.
+	ThanksURL string `json:"thanks_url"`
+	// URL is the page that shows the letter's form.
+	URL string `json:"url"`
+	// Lang, Stylesheet and Form let the handler's own pages (the form's
+	// error page) match the site in language, look and fields.
+	Lang       string `json:"lang"`
+	Stylesheet string `json:"stylesheet"`
+	Form       Form   `json:"form"`
+}
+
+// Form describes the sign-and-send form as the site renders it.
+type Form struct {
+	Fields  []FormField       `json:"fields"`
+	States  []State           `json:"states"`
+	Strings map[string]string `json:"strings"`
+}
+
+// FormField is one of the supporter's detail fields (site/data/form.yaml).
+type FormField struct {
+	Name         string `json:"name"`
+	Type         string `json:"type"`
+	Label        string `json:"label"`
+	Hint         string `json:"hint"`
+	Autocomplete string `json:"autocomplete"`
+	InputMode    string `json:"inputmode"`
+	Required     bool   `json:"required"`
+	MaxLength    int    `json:"maxlength"`
+}
+
+// State is one choice of the form's state field.
+type State struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// ManifestPath is where Hugo writes the list of published letters, relative
+// to the site's output directory.
+const ManifestPath = "letters/index.json"
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// Validate checks that a published letter can be merged and sent: an id, a
+// subject, a body, at least one target with a real-looking address, and no
+// merge field the handler does not know.
+func (l *Letter) Validate() error {
+	var problems []string
+	if !idPattern.MatchString(l.ID) {
+		problems = append(problems, fmt.Sprintf("id %q must be lower-case letters, digits and dashes", l.ID))
+	}
+	if strings.TrimSpace(l.Subject) == "" || strings.ContainsAny(l.Subject, "\r\n") {
+		problems = append(problems, "subject must be one non-empty line")
+	}
+	if strings.TrimSpace(l.Body) == "" {
+		problems = append(problems, "body is empty")
+	}
+	if len(l.Targets) == 0 {
+		problems = append(problems, "no targets")
+	}
+	for i, t := range l.Targets {
+		a, err := mail.ParseAddress(t.Email)
+		if err != nil || a.Address != t.Email {
+			problems = append(problems, fmt.Sprintf("target %d: email %q is not a plain address", i+1, t.Email))
+		}
+		if strings.TrimSpace(t.Salutation) == "" {
+			problems = append(problems, fmt.Sprintf("target %d: salutation is empty", i+1))
+		}
+		if strings.ContainsAny(t.Name, "\r\n") {
+			problems = append(problems, fmt.Sprintf("target %d: name must be one line", i+1))
+		}
+	}
+	for _, text := range []string{l.Body, l.Signature} {
+		for _, m := range placeholderPattern.FindAllStringSubmatch(text, -1) {
+			if !mergeable[m[1]] {
+				problems = append(problems, fmt.Sprintf("unknown merge field %q", m[1]))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("letter %q: %s", l.ID, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Letters is the set of published letters, by id.
+type Letters map[string]*Letter
+
+// manifest is the shape of ManifestPath.
+type manifest struct {
+	Letters []string `json:"letters"`
+}
+
+// Load reads the letters Hugo published into site (the output directory, as
+// a file system) and validates each one.
+func Load(site fs.FS) (Letters, error) {
+	raw, err := fs.ReadFile(site, ManifestPath)
+	if err != nil {
+		return nil, fmt.Errorf("letter: load: %w (has the site been built?)", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("letter: load %s: %w", ManifestPath, err)
+	}
+	letters := Letters{}
+	var errs []error
+	for _, p := range m.Letters {
+		raw, err := fs.ReadFile(site, strings.TrimPrefix(path.Clean(p), "/"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("letter: load: %w", err))
+			continue
+		}
+		var l Letter
+		if err := json.Unmarshal(raw, &l); err != nil {
+			errs = append(errs, fmt.Errorf("letter: load %s: %w", p, err))
+			continue
+		}
+		l.Body = normalizeNewlines(l.Body)
+		l.Signature = normalizeNewlines(l.Signature)
+		if err := l.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := letters[l.ID]; dup {
+			errs = append(errs, fmt.Errorf("letter: id %q is used twice", l.ID))
+			continue
+		}
+		letters[l.ID] = &l
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(letters) == 0 {
+		return nil, errors.New("letter: load: the site publishes no letters")
+	}
+	return letters, nil
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF and trims the ends.
+func normalizeNewlines(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	return strings.Trim(s, "\n ")
+}

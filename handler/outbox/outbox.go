@@ -1,0 +1,190 @@
+// Package outbox is the local stand-in for sending: with no Mailgun key,
+// each letter is kept as an .eml file in the data folder and listed on a
+// local page, clearly marked as not sent, so an editor sees exactly what
+// would go out.
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"mime"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"campaignkit/handler/letter"
+)
+
+// Outbox keeps letters as files in Dir.
+type Outbox struct {
+	Dir string
+}
+
+// New returns an outbox in dir, creating it.
+func New(dir string) (*Outbox, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return &Outbox{Dir: dir}, nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+func fileName(messageID string) string {
+	return unsafeName.ReplaceAllString(messageID, "_") + ".eml"
+}
+
+// Send writes e as an RFC 5322 message. Writing the same message again
+// replaces the file: a retry never makes a second copy.
+func (o *Outbox) Send(_ context.Context, e letter.Envelope) (string, error) {
+	if err := e.CheckHeaders(); err != nil {
+		return "", fmt.Errorf("outbox: %w", err)
+	}
+	var b bytes.Buffer
+	header := func(name, value string) { fmt.Fprintf(&b, "%s: %s\r\n", name, value) }
+	header("Message-Id", "<"+e.MessageID+">")
+	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("From", e.From)
+	header("Reply-To", e.ReplyTo)
+	header("To", e.To)
+	header("Subject", mime.QEncoding.Encode("utf-8", e.Subject))
+	if e.Tag != "" {
+		header("X-Campaign-Tag", e.Tag)
+	}
+	header("X-Campaign-Outbox", "not sent")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	b.WriteString(strings.ReplaceAll(e.Text, "\n", "\r\n"))
+
+	name := fileName(e.MessageID)
+	tmp, err := os.CreateTemp(o.Dir, ".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("outbox: %w", err)
+	}
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("outbox: write: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("outbox: write: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(o.Dir, name)); err != nil {
+		return "", fmt.Errorf("outbox: %w", err)
+	}
+	return "outbox:" + name, nil
+}
+
+// Letter is one kept letter, read back from its file.
+type Letter struct {
+	File    string
+	Date    time.Time
+	From    string
+	ReplyTo string
+	To      string
+	Subject string
+	Text    string
+}
+
+// List reads the kept letters, newest first.
+func (o *Outbox) List() ([]Letter, error) {
+	entries, err := os.ReadDir(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	var out []Letter
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".eml") {
+			continue
+		}
+		l, err := o.read(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date.After(out[j].Date) })
+	return out, nil
+}
+
+func (o *Outbox) read(name string) (*Letter, error) {
+	f, err := os.Open(filepath.Join(o.Dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer f.Close()
+	m, err := mail.ReadMessage(f)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: read %s: %w", name, err)
+	}
+	var body bytes.Buffer
+	if _, err := body.ReadFrom(m.Body); err != nil {
+		return nil, fmt.Errorf("outbox: read %s: %w", name, err)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		subject = m.Header.Get("Subject")
+	}
+	date, _ := m.Header.Date()
+	return &Letter{
+		File: name, Date: date, From: m.Header.Get("From"), ReplyTo: m.Header.Get("Reply-To"),
+		To: m.Header.Get("To"), Subject: subject, Text: strings.ReplaceAll(body.String(), "\r\n", "\n"),
+	}, nil
+}
+
+var page = template.Must(template.New("outbox").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Local outbox: not sent</title>{{with .Stylesheet}}<link rel="stylesheet" href="{{.}}">{{end}}</head>
+<body><p class="banner" role="status">Local outbox: these letters were NOT sent. Set MAILGUN_API_KEY and MAILGUN_DOMAIN to send for real.</p>
+<main class="outbox"><h1>Local outbox</h1>
+{{if not .Letters}}<p>No letters yet. Sign the campaign to see what would be sent.</p>{{end}}
+{{range .Letters}}<article>
+<h2>{{.Subject}}</h2>
+<table><tbody>
+<tr><th scope="row">To</th><td>{{.To}}</td></tr>
+<tr><th scope="row">From</th><td>{{.From}}</td></tr>
+<tr><th scope="row">Reply-To</th><td>{{.ReplyTo}}</td></tr>
+<tr><th scope="row">Kept</th><td>{{.Date.Format "2006-01-02 15:04:05 MST"}} · <a href="{{.File}}">{{.File}}</a> · not sent</td></tr>
+</tbody></table>
+<pre>{{.Text}}</pre>
+</article>{{end}}
+</main></body></html>
+`))
+
+// Handler serves the outbox page and each kept .eml file. Mount it with
+// http.StripPrefix. Stylesheet is the site's stylesheet URL, if any.
+func (o *Outbox) Handler(stylesheet string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if name != "" {
+			if name != filepath.Base(name) || !strings.HasSuffix(name, ".eml") {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			http.ServeFile(w, r, filepath.Join(o.Dir, name))
+			return
+		}
+		letters, err := o.List()
+		if err != nil {
+			http.Error(w, "The outbox could not be read.", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page.Execute(w, struct {
+			Stylesheet string
+			Letters    []Letter
+		}{stylesheet, letters})
+	})
+}

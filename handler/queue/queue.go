@@ -1,0 +1,256 @@
+// Package queue makes delivery durable: each message's delivery is a River
+// job inserted in the same transaction as the signature, and workers send
+// them with retries, backoff and a shared sending rate. It runs on the
+// store's database: SQLite on one machine, Postgres for many.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/store"
+)
+
+// DeliverArgs is the job that delivers one message. It is unique per
+// message: a message is never queued twice.
+type DeliverArgs struct {
+	MessageID string `json:"message_id" river:"unique"`
+}
+
+// Kind names the job in River's tables.
+func (DeliverArgs) Kind() string { return "deliver_message" }
+
+// InsertOpts puts the job on the delivery queue, unique by message.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueName, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// QueueName is River's queue for deliveries.
+const QueueName = "deliver"
+
+// Options tune the queue. Zero values take the defaults.
+type Options struct {
+	// Workers is how many messages one process sends at once; zero makes
+	// an insert-only queue (the handler of a process that does not send).
+	Workers int
+	// SendRate caps messages per second across this process's workers
+	// (CAMPAIGN_SEND_RATE); zero means no cap.
+	SendRate float64
+	// BackoffCap is the longest wait between retries (default 1 minute).
+	BackoffCap time.Duration
+	// MaxAttempts before a message is given up as failed (default 1500:
+	// about a day of retries at the cap).
+	MaxAttempts int
+	// JobTimeout bounds one attempt (default 60 s); RescueAfter is when a
+	// job left running by a dead process is tried again (default 2 min).
+	JobTimeout  time.Duration
+	RescueAfter time.Duration
+	// PollInterval is how often workers look for jobs inserted by other
+	// processes (default 1 s).
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.BackoffCap <= 0 {
+		o.BackoffCap = time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 1500
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = time.Minute
+	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = 2 * time.Minute
+	}
+	if o.RescueAfter <= o.JobTimeout {
+		o.RescueAfter = o.JobTimeout + time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+}
+
+// Queue records signatures with their delivery jobs and works the jobs.
+type Queue struct {
+	store  *store.Store
+	client *river.Client[*sql.Tx]
+	opts   Options
+}
+
+// Migrate brings River's tables up to date on the store's database.
+func Migrate(ctx context.Context, st *store.Store) error {
+	m, err := rivermigrate.New(driverFor(st), &rivermigrate.Config{Logger: quiet()})
+	if err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	return nil
+}
+
+func driverFor(st *store.Store) riverdriver.Driver[*sql.Tx] {
+	if st.Postgres() {
+		return riverdatabasesql.New(st.DB())
+	}
+	return riversqlite.New(st.DB())
+}
+
+// quiet is River's own logger: only its warnings and errors.
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// New returns a queue on the store's database; d sends the messages. Call
+// Migrate first.
+func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
+	opts.defaults()
+	q := &Queue{store: st, opts: opts}
+	cfg := &river.Config{
+		Logger:               quiet(),
+		MaxAttempts:          opts.MaxAttempts,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		FetchPollInterval:    opts.PollInterval,
+		RetryPolicy:          &backoff{cap: opts.BackoffCap},
+		// Completed jobs are not needed: the message row keeps its state.
+		CompletedJobRetentionPeriod: time.Hour,
+	}
+	if opts.Workers > 0 {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &worker{d: d, pacer: newPacer(opts.SendRate), opts: opts, store: st})
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: opts.Workers}}
+	}
+	client, err := river.NewClient(driverFor(st), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// Record commits the signature, its messages and one delivery job per
+// message in one transaction.
+func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
+	return q.store.Record(ctx, sig, msgs, func(tx *sql.Tx) error {
+		params := make([]river.InsertManyParams, len(msgs))
+		for i, m := range msgs {
+			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}}
+		}
+		if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("queue: enqueue: %w", err)
+		}
+		return nil
+	})
+}
+
+// Start works the queue until Stop. It does nothing for an insert-only queue.
+func (q *Queue) Start(ctx context.Context) error {
+	if q.opts.Workers == 0 {
+		return nil
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop lets sends in flight finish (bounded by ctx) and stops working.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.opts.Workers == 0 {
+		return nil
+	}
+	return q.client.Stop(ctx)
+}
+
+// worker delivers one message per job.
+type worker struct {
+	river.WorkerDefaults[DeliverArgs]
+	d     *deliver.Deliverer
+	store *store.Store
+	pacer *pacer
+	opts  Options
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	// While the service asks us to slow down, jobs wait in the queue, not
+	// in a worker.
+	if d := w.pacer.paused(); d > 0 {
+		return river.JobSnooze(d + rand.N(d/4+1))
+	}
+	if err := w.pacer.wait(ctx); err != nil {
+		return river.JobSnooze(0)
+	}
+	err := w.d.One(ctx, job.Args.MessageID)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	var se *letter.SendError
+	errors.As(err, &se)
+	switch {
+	case se != nil && se.Permanent:
+		// Recorded as failed with the service's reason; retrying cannot help.
+		return river.JobCancel(err)
+	case se != nil && se.RateLimited:
+		// Slow down every worker of this process, then try this one again.
+		wait := se.RetryAfter
+		if wait <= 0 {
+			wait = jittered(w.opts.BackoffCap, job.Attempt)
+		}
+		w.pacer.pause(wait)
+		return river.JobSnooze(wait)
+	case job.Attempt >= job.MaxAttempts:
+		reason := fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
+		if markErr := w.store.MarkFailed(context.WithoutCancel(ctx), job.Args.MessageID, reason); markErr != nil {
+			return errors.Join(err, markErr)
+		}
+		return river.JobCancel(err)
+	}
+	if se != nil && se.RetryAfter > 0 {
+		return river.JobSnooze(se.RetryAfter)
+	}
+	return err
+}
+
+// backoff is capped exponential backoff with jitter: letters are timely,
+// so the wait never passes the cap.
+type backoff struct{ cap time.Duration }
+
+func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(jittered(b.cap, job.Attempt))
+}
+
+// jittered is the wait before retry n (1-based): 1 s doubling to the cap,
+// then between half and all of it, so that workers do not retry in step.
+func jittered(cap time.Duration, attempt int) time.Duration {
+	d := cap
+	if attempt < 30 {
+		if exp := time.Second << max(attempt-1, 0); exp < cap {
+			d = exp
+		}
+	}
+	return d/2 + rand.N(d/2+1)
+}
