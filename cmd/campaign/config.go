@@ -103,4 +103,3 @@ func (c *config) messageIDDomain() string {
 	}
 	return c.From.Address[strings.LastIndex(c.From.Address, "@")+1:]
 }
-

@@ -11,7 +11,7 @@ import (
 // pacer spaces sends to a rate shared by all workers of a process, and
 // holds them all back after the mail service says it is overloaded.
 type pacer struct {
-	mu       sync.Mutex
+	mu          sync.Mutex
 	interval    time.Duration
 	next        time.Time // earliest start of the next send
 	pausedUntil time.Time

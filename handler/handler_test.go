@@ -1,0 +1,489 @@
+package handler_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"campaignkit/handler"
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+)
+
+const domain = "mg.example"
+
+type env struct {
+	srv     *httptest.Server
+	mg      *mailguntest.Server
+	store   *store.Store
+	letters letter.Letters
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newEnv runs the handler with a real SQLite store and delivery queue,
+// sending through mailgun-go to a stand-in Mailgun.
+func newEnv(t *testing.T, tweak func(*handler.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	letters, err := letter.Load(os.DirFS("testdata/site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg := mailguntest.New()
+	t.Cleanup(mg.Close)
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := queue.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	d := &deliver.Deliverer{Store: st, Log: quietLog(), Sender: mailgun.New(mailgun.Config{
+		Domain: domain, APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second,
+	})}
+	q, err := queue.New(st, d, queue.Options{Workers: 2, PollInterval: 100 * time.Millisecond, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	})
+	cfg := handler.Config{
+		Letters: letters, Recorder: q, From: mail.Address{Address: "letters@" + domain},
+		MessageIDDomain: domain, Log: quietLog(),
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv := httptest.NewServer(handler.NewHandler(cfg))
+	t.Cleanup(srv.Close)
+	return &env{srv: srv, mg: mg, store: st, letters: letters}
+}
+
+func signerForm() url.Values {
+	return url.Values{
+		"letter": {"family-separation"}, "first_name": {"Jane"}, "last_name": {"Doe"},
+		"email": {"jane@example.org"}, "address": {"12 Elm St"}, "city": {"Springfield"},
+		"state": {"IL"}, "zip": {"62701"},
+	}
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (e *env) postForm(t *testing.T, v url.Values) *http.Response {
+	t.Helper()
+	return e.post(t, "application/x-www-form-urlencoded", v.Encode(), nil)
+}
+
+func (e *env) post(t *testing.T, contentType, body string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/api/sign", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func readBody(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wireFields is every field a letter may carry to Mailgun, no more.
+var wireFields = []string{"from", "h:Message-Id", "h:Reply-To", "o:tag", "o:tracking", "subject", "text", "to"}
+
+func assertOnlyFields(t *testing.T, m mailguntest.Message) {
+	t.Helper()
+	var got []string
+	for k, v := range m.Fields {
+		got = append(got, k)
+		if len(v) != 1 {
+			t.Errorf("field %s sent %d times: %q", k, len(v), v)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, wireFields) {
+		t.Errorf("fields on the wire = %v, want exactly %v", got, wireFields)
+	}
+}
+
+func TestFormPostSendsOneLetterPerTarget(t *testing.T) {
+	e := newEnv(t, nil)
+	resp := e.postForm(t, signerForm())
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/thanks/" {
+		t.Fatalf("status %d, Location %q; want 303 to /thanks/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	msgs := e.mg.WaitFor(2, 10*time.Second)
+	if len(msgs) != 2 {
+		t.Fatalf("stand-in got %d messages, want 2", len(msgs))
+	}
+	slices.SortFunc(msgs, func(a, b mailguntest.Message) int {
+		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
+	})
+	l := e.letters["family-separation"]
+	signature := "Sincerely,\n\nJane Doe\n12 Elm St\nSpringfield, IL 62701"
+	var sigID string
+	for i, want := range []struct{ to, salutation string }{
+		{`"Donald J. Trump" <president@whitehouse.example>`, "Dear President Trump,"},
+		{`"Kirstjen Nielsen" <secretary@dhs.example>`, "Dear Secretary Nielsen,"},
+	} {
+		m := msgs[i]
+		assertOnlyFields(t, m)
+		if m.Domain != domain {
+			t.Errorf("domain = %q", m.Domain)
+		}
+		checks := map[string]string{
+			"to":         want.to,
+			"from":       `"Jane Doe" <letters@mg.example>`,
+			"h:Reply-To": `"Jane Doe" <jane@example.org>`,
+			"subject":    "Protect children, end family separation",
+			"o:tag":      "family-separation",
+			"o:tracking": "no",
+			"text":       want.salutation + "\n\n" + l.Body + "\n\n" + signature + "\n",
+		}
+		for field, v := range checks {
+			if got := m.Get(field); got != v {
+				t.Errorf("message %d %s = %q, want %q", i, field, got, v)
+			}
+		}
+		id := m.Get("h:Message-Id")
+		if !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, "."+string(rune('0'+i))+"@mg.example>") {
+			t.Errorf("message %d Message-Id = %q, want <signature.%d@mg.example>", i, id, i)
+		}
+		if sigID == "" {
+			sigID = strings.TrimPrefix(strings.Split(id, ".")[0], "<")
+		} else if !strings.HasPrefix(id, "<"+sigID+".") {
+			t.Errorf("the two messages carry different signature ids: %s", id)
+		}
+	}
+	// The store knows both messages as sent, with Mailgun's ids.
+	stored, err := e.store.Messages(context.Background(), sigID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, e.store, sigID, 2)
+	stored, _ = e.store.Messages(context.Background(), sigID)
+	for _, m := range stored {
+		if m.State != store.StateSent || !strings.Contains(m.ProviderID, "stand-in") {
+			t.Errorf("stored message %s: state %s, provider id %q", m.ID, m.State, m.ProviderID)
+		}
+	}
+}
+
+func waitSent(t *testing.T, st *store.Store, sigID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msgs, err := st.Messages(context.Background(), sigID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := 0
+		for _, m := range msgs {
+			if m.State == store.StateSent {
+				sent++
+			}
+		}
+		if sent == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages sent: %+v", sent, n, msgs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestJSONPostWithEditedLetter(t *testing.T) {
+	e := newEnv(t, nil)
+	body := map[string]any{
+		"letter": "family-separation", "first_name": "José", "last_name": "Núñez", "email": "jose@example.org",
+		"address": "5 Oak Ave", "city": "Austin", "state": "tx", "zip": "78701-1234", "phone": "512 555 0100",
+		"subject": "Reunite the families now", "body": "Dear officials are addressed above.\r\n\r\nMy own words, from {{city}}.",
+		"opt_in": true, "source": "email-blast",
+	}
+	raw, _ := json.Marshal(body)
+	resp := e.post(t, "application/json", string(raw), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, readBody(t, resp))
+	}
+	var answer map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		t.Fatal(err)
+	}
+	if answer["status"] != "accepted" || answer["thanks_url"] != "/thanks/" {
+		t.Fatalf("answer = %v", answer)
+	}
+	msgs := e.mg.WaitFor(2, 10*time.Second)
+	if len(msgs) != 2 {
+		t.Fatalf("stand-in got %d messages, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		assertOnlyFields(t, m)
+		if m.Get("subject") != "Reunite the families now" {
+			t.Errorf("subject = %q", m.Get("subject"))
+		}
+		wantTail := "\n\nDear officials are addressed above.\n\nMy own words, from Austin.\n\nSincerely,\n\nJosé Núñez\n5 Oak Ave\nAustin, TX 78701-1234\n"
+		if !strings.HasSuffix(m.Get("text"), wantTail) {
+			t.Errorf("text = %q, want it to end with %q", m.Get("text"), wantTail)
+		}
+		if m.Get("h:Reply-To") != `=?utf-8?q?Jos=C3=A9_N=C3=BA=C3=B1ez?= <jose@example.org>` {
+			t.Errorf("Reply-To = %q", m.Get("h:Reply-To"))
+		}
+	}
+}
+
+func TestHeaderInjectionAndExtraRecipientsReachNothing(t *testing.T) {
+	e := newEnv(t, func(c *handler.Config) { c.Burst = 1000 })
+	const evil = "evil@attacker.example"
+	// Line breaks in any field that could become a header are refused.
+	for _, field := range []string{"first_name", "last_name", "email", "address", "city", "state", "zip", "phone", "subject", "source"} {
+		v := signerForm()
+		v.Set(field, "x\r\nBcc: "+evil)
+		v.Set("email", strings.ReplaceAll(v.Get("email"), "jane", field))
+		if field == "email" {
+			v.Set("email", "jane@example.org\r\nBcc: "+evil)
+		}
+		resp := e.postForm(t, v)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("%s with CRLF: status %d, want 422", field, resp.StatusCode)
+		}
+	}
+	// Extra recipients, From and Mailgun options sent as extra fields are
+	// ignored in a form and refused in JSON.
+	v := signerForm()
+	for _, k := range []string{"to", "cc", "bcc", "from", "h:Bcc", "h:To", "h:From", "h:Reply-To", "o:testmode", "o:deliverytime", "v:my-var", "recipient-variables", "targets", "target"} {
+		v.Set(k, evil)
+	}
+	resp := e.postForm(t, v)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("form with extra fields: status %d: %s", resp.StatusCode, readBody(t, resp))
+	}
+	resp = e.post(t, "application/json", `{"letter":"family-separation","first_name":"J","last_name":"D","email":"j2@example.org","address":"1 A","city":"B","state":"IL","zip":"62701","bcc":"`+evil+`"}`, nil)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("JSON with bcc: status %d, want 400", resp.StatusCode)
+	}
+	// A body that looks like headers is only ever body text.
+	v = signerForm()
+	v.Set("email", "other@example.org")
+	v.Set("body", "Bcc: "+evil+"\nTo: "+evil+"\n\nHello")
+	if resp := e.postForm(t, v); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("body with header-like text: status %d", resp.StatusCode)
+	}
+	msgs := e.mg.WaitFor(4, 10*time.Second)
+	if len(msgs) != 4 {
+		t.Fatalf("stand-in got %d messages, want 4 (two signatures, two targets)", len(msgs))
+	}
+	for _, m := range msgs {
+		assertOnlyFields(t, m)
+		for field, vals := range m.Fields {
+			if field == "text" {
+				continue
+			}
+			for _, val := range vals {
+				if strings.Contains(val, evil) {
+					t.Errorf("%s carries the attacker's address: %q", field, val)
+				}
+			}
+		}
+		to := m.Get("to")
+		if !strings.Contains(to, "@whitehouse.example>") && !strings.Contains(to, "@dhs.example>") {
+			t.Errorf("to = %q, not a target", to)
+		}
+		if m.Get("from") != `"Jane Doe" <letters@mg.example>` {
+			t.Errorf("from = %q", m.Get("from"))
+		}
+	}
+}
+
+func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
+	e := newEnv(t, nil)
+	first := e.postForm(t, signerForm())
+	if first.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first: %d", first.StatusCode)
+	}
+	e.mg.WaitFor(2, 10*time.Second)
+	v := signerForm()
+	v.Set("email", "  JANE@Example.org ")
+	v.Set("body", "Signing again with other words.")
+	again := e.postForm(t, v)
+	if again.StatusCode != first.StatusCode || again.Header.Get("Location") != first.Header.Get("Location") {
+		t.Fatalf("repeat: %d %q, first: %d %q", again.StatusCode, again.Header.Get("Location"), first.StatusCode, first.Header.Get("Location"))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.mg.Messages()); n != 2 {
+		t.Fatalf("stand-in got %d messages, want 2 (no new mail for a repeat)", n)
+	}
+	if n, _ := e.store.SignatureCount(context.Background()); n != 1 {
+		t.Fatalf("%d signatures stored, want 1", n)
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	e := newEnv(t, func(c *handler.Config) { c.Burst = 1000 })
+	valid := signerForm()
+	jsonHeader := http.Header{"Accept": {"application/json"}}
+	tests := []struct {
+		name        string
+		method      string
+		contentType string
+		body        string
+		header      http.Header
+		want        int
+		wantField   string // for JSON error answers
+	}{
+		{"GET", http.MethodGet, "", "", jsonHeader, http.StatusMethodNotAllowed, "request"},
+		{"PUT", http.MethodPut, "application/x-www-form-urlencoded", valid.Encode(), jsonHeader, http.StatusMethodNotAllowed, "request"},
+		{"no content type", http.MethodPost, "", valid.Encode(), jsonHeader, http.StatusBadRequest, "request"},
+		{"text/plain", http.MethodPost, "text/plain", valid.Encode(), jsonHeader, http.StatusBadRequest, "request"},
+		{"broken JSON", http.MethodPost, "application/json", `{"letter":`, nil, http.StatusBadRequest, "request"},
+		{"JSON array", http.MethodPost, "application/json", `[1,2]`, nil, http.StatusBadRequest, "request"},
+		{"JSON wrong type", http.MethodPost, "application/json", `{"zip":62701}`, nil, http.StatusBadRequest, "request"},
+		{"field twice", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&email=b@example.org", jsonHeader, http.StatusBadRequest, "request"},
+		{"bad URL encoding", http.MethodPost, "application/x-www-form-urlencoded", "first_name=%zz", jsonHeader, http.StatusBadRequest, "request"},
+		{"unknown letter", http.MethodPost, "application/x-www-form-urlencoded", strings.Replace(valid.Encode(), "family-separation", "nope", 1), jsonHeader, http.StatusNotFound, "letter"},
+		{"too large", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&body=" + strings.Repeat("a", handler.MaxRequestBytes), jsonHeader, http.StatusRequestEntityTooLarge, "request"},
+		{"invalid fields", http.MethodPost, "application/x-www-form-urlencoded", "letter=family-separation&email=nope", jsonHeader, http.StatusUnprocessableEntity, "email"},
+		{"honeypot", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&website=http://x.example", jsonHeader, http.StatusUnprocessableEntity, "website"},
+		{"bad opt_in", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&opt_in=maybe", jsonHeader, http.StatusUnprocessableEntity, "opt_in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.srv.URL+"/api/sign", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, readBody(t, resp))
+			}
+			if tt.want == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != http.MethodPost {
+				t.Errorf("Allow = %q", resp.Header.Get("Allow"))
+			}
+			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("Content-Type = %q, want JSON", resp.Header.Get("Content-Type"))
+			}
+			var answer struct{ Errors map[string]string }
+			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+				t.Fatal(err)
+			}
+			if answer.Errors[tt.wantField] == "" {
+				t.Fatalf("errors = %v, want one for %q", answer.Errors, tt.wantField)
+			}
+		})
+	}
+	if n := len(e.mg.Messages()); n != 0 {
+		t.Fatalf("failed requests sent %d messages", n)
+	}
+}
+
+func TestFormErrorPageNamesProblemsAndKeepsTypedText(t *testing.T) {
+	e := newEnv(t, nil)
+	v := signerForm()
+	v.Set("email", "jane-at-example.org")
+	v.Set("zip", "123")
+	v.Set("state", "IL")
+	v.Set("subject", `My <subject> & "quotes"`)
+	v.Set("body", "My edited letter, line one.\nLine <two> & more.")
+	v.Set("opt_in", "yes")
+	resp := e.postForm(t, v)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	page := readBody(t, resp)
+	for _, want := range []string{
+		`<a href="#email">Email</a>: Please enter an email address`,
+		`<a href="#zip">ZIP code</a>: Please enter a 5-digit ZIP code`,
+		`value="jane-at-example.org"`, `value="123"`, `value="Jane"`, `value="Springfield"`,
+		`<option value="IL" selected>`,
+		`value="My &lt;subject&gt; &amp; &#34;quotes&#34;"`,
+		">My edited letter, line one.\nLine &lt;two&gt; &amp; more.</textarea>",
+		`id="opt_in" name="opt_in" type="checkbox" value="yes" checked`,
+		`aria-invalid="true"`, `id="email-error"`, `aria-describedby="email-error email-hint"`,
+		`<form method="post" action="/api/sign">`, `name="letter" value="family-separation"`,
+		`<html lang="en-US">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("error page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `id="first_name" name="first_name" type="text" value="Jane" autocomplete="given-name" maxlength="100" required aria-invalid`) {
+		t.Error("a valid field is marked invalid")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(c *handler.Config) {
+		c.Burst, c.RatePerMinute = 2, 6
+		c.Now = func() time.Time { return now }
+	})
+	statuses := []int{}
+	for i := range 3 {
+		v := signerForm()
+		v.Set("email", "rate"+string(rune('a'+i))+"@example.org")
+		statuses = append(statuses, e.postForm(t, v).StatusCode)
+	}
+	if !slices.Equal(statuses, []int{303, 303, 429}) {
+		t.Fatalf("statuses = %v, want 303 303 429", statuses)
+	}
+	v := signerForm()
+	v.Set("email", "rated@example.org")
+	v.Set("body", "Keep this text.")
+	resp := e.postForm(t, v)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "10" {
+		t.Fatalf("status %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if page := readBody(t, resp); !strings.Contains(page, "Keep this text.</textarea>") || !strings.Contains(page, "wait a minute") {
+		t.Fatalf("429 page does not keep the text or say why:\n%s", page)
+	}
+	now = now.Add(10 * time.Second)
+	v.Set("email", "rate-later@example.org")
+	if resp := e.postForm(t, v); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after the wait: status %d", resp.StatusCode)
+	}
+}

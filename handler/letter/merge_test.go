@@ -1,0 +1,140 @@
+package letter
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func testLetter() *Letter {
+	return &Letter{
+		ID: "test", Subject: "Published subject",
+		Targets: []Target{
+			{Name: "A. One", Email: "one@gov.example", Salutation: "Dear Ms. One,"},
+			{Name: "B. Two", Email: "two@gov.example", Salutation: "Dear Mr. Two,"},
+		},
+		Body:      "As a resident of {{city}}, I ask you to act.\n\nThank you.",
+		Signature: "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
+	}
+}
+
+func TestMerge(t *testing.T) {
+	tests := []struct {
+		name        string
+		edit        func(*Signer)
+		wantSubject string
+		wantBody    string // the text between salutation and signature
+	}{
+		{"published letter", func(*Signer) {}, "Published subject",
+			"As a resident of Springfield, I ask you to act.\n\nThank you."},
+		{"edited subject and body", func(s *Signer) {
+			s.Subject, s.Body = "My subject", "My own words.\nOn two lines."
+		}, "My subject", "My own words.\nOn two lines."},
+		{"edited body with a merge field", func(s *Signer) { s.Body = "From {{first_name}} in {{state}}." },
+			"Published subject", "From Ana in IL."},
+		{"unknown placeholder stays as typed", func(s *Signer) { s.Body = "Price: {{not_a_field}} {x}" },
+			"Published subject", "Price: {{not_a_field}} {x}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validSigner()
+			tt.edit(&s)
+			s.Normalize()
+			if errs := s.Validate(); errs != nil {
+				t.Fatal(errs)
+			}
+			msgs := Merge(testLetter(), &s)
+			if len(msgs) != 2 {
+				t.Fatalf("got %d messages, want one per target (2)", len(msgs))
+			}
+			for i, salutation := range []string{"Dear Ms. One,", "Dear Mr. Two,"} {
+				m := msgs[i]
+				want := salutation + "\n\n" + tt.wantBody + "\n\nSincerely,\n\nAna García\n12 Elm St Apt 3\nSpringfield, IL 62701\n"
+				if m.Text != want {
+					t.Errorf("target %d text:\n%s\nwant:\n%s", i, m.Text, want)
+				}
+				if m.Subject != tt.wantSubject {
+					t.Errorf("target %d subject = %q, want %q", i, m.Subject, tt.wantSubject)
+				}
+				if m.Target != testLetter().Targets[i] {
+					t.Errorf("target %d = %+v", i, m.Target)
+				}
+			}
+		})
+	}
+}
+
+func TestLetterValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Letter)
+		want string // part of the error; "" = valid
+	}{
+		{"valid", func(*Letter) {}, ""},
+		{"unknown merge field", func(l *Letter) { l.Body += " {{shoe_size}}" }, `unknown merge field "shoe_size"`},
+		{"no targets", func(l *Letter) { l.Targets = nil }, "no targets"},
+		{"target without address", func(l *Letter) { l.Targets[0].Email = "nobody" }, "not a plain address"},
+		{"target with display name", func(l *Letter) { l.Targets[0].Email = "X <x@gov.example>" }, "not a plain address"},
+		{"missing salutation", func(l *Letter) { l.Targets[1].Salutation = " " }, "salutation is empty"},
+		{"two-line subject", func(l *Letter) { l.Subject = "a\nb" }, "subject must be one"},
+		{"bad id", func(l *Letter) { l.ID = "Has Spaces" }, "id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := testLetter()
+			tt.edit(l)
+			err := l.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadPublishedLetters(t *testing.T) {
+	letters, err := Load(os.DirFS("../testdata/site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := letters["family-separation"]
+	if l == nil {
+		t.Fatalf("letter family-separation not loaded; got %v", letters)
+	}
+	if len(l.Targets) != 2 || l.Targets[0].Salutation != "Dear President Trump," || l.Targets[1].Salutation != "Dear Secretary Nielsen," {
+		t.Fatalf("targets = %+v", l.Targets)
+	}
+	if !strings.HasPrefix(l.Body, "I am writing to voice my concern") || !strings.HasSuffix(l.Body, "look forward to your reply.") {
+		t.Fatalf("body = %q", l.Body)
+	}
+	if !strings.Contains(l.Signature, "{{first_name}} {{last_name}}") {
+		t.Fatalf("signature = %q", l.Signature)
+	}
+}
+
+func TestLoadRefusesBrokenSites(t *testing.T) {
+	tests := map[string]fstest.MapFS{
+		"no manifest": {},
+		"manifest names a missing file": {
+			ManifestPath: {Data: []byte(`{"letters":["/letters/x/index.json"]}`)},
+		},
+		"letter with unknown merge field": {
+			ManifestPath:           {Data: []byte(`{"letters":["/letters/x/index.json"]}`)},
+			"letters/x/index.json": {Data: []byte(`{"id":"x","subject":"s","body":"{{nope}}","targets":[{"email":"a@b.example","salutation":"Hi"}]}`)},
+		},
+		"no letters": {ManifestPath: {Data: []byte(`{"letters":[]}`)}},
+	}
+	for name, site := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Load(site); err == nil {
+				t.Fatal("want an error")
+			}
+		})
+	}
+}
