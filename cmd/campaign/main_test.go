@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"campaignkit/handler/mailgun/mailguntest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// binary is the campaign program, built once for the tests that run it.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "campaign-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "campaign")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building campaign:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repoRoot is where `campaign serve` runs in these tests, as a user would.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// instance is a running `campaign serve`.
+type instance struct {
+	URL    string
+	Public string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	logs   *strings.Builder
+}
+
+// serveOpts says how to start one.
+type serveOpts struct {
+	DataDir string
+	Public  string
+	Env     []string
+}
+
+// startServe runs the real binary on port 0 and waits until it serves.
+func startServe(t testing.TB, o serveOpts) *instance {
+	t.Helper()
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	if o.Public == "" {
+		o.Public = filepath.Join(t.TempDir(), "public")
+	}
+	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-public", o.Public)
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CAMPAIGN_DATA_DIR=" + o.DataDir}, o.Env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inst := &instance{Public: o.Public, cmd: cmd, done: make(chan struct{}), logs: &strings.Builder{}}
+	urlc := make(chan string, 1)
+	go func() {
+		defer close(inst.done)
+		sc := bufio.NewScanner(stderr)
+		serving := regexp.MustCompile(`msg=serving url=(http://\S+)`)
+		for sc.Scan() {
+			line := sc.Text()
+			inst.logs.WriteString(line + "\n")
+			if m := serving.FindStringSubmatch(line); m != nil {
+				urlc <- m[1]
+			}
+		}
+		cmd.Wait()
+	}()
+	select {
+	case inst.URL = <-urlc:
+	case <-inst.done:
+		t.Fatalf("campaign serve exited before serving:\n%s", inst.logs)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("campaign serve did not start:\n%s", inst.logs)
+	}
+	t.Cleanup(func() { inst.stop(t) })
+	return inst
+}
+
+// stop ends the process gracefully (SIGTERM) and waits for it.
+func (i *instance) stop(t testing.TB) {
+	if i.cmd.ProcessState != nil {
+		return
+	}
+	i.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-time.After(30 * time.Second):
+		i.cmd.Process.Kill()
+		<-i.done
+		t.Errorf("campaign serve did not stop on SIGTERM")
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (i *instance) kill() {
+	i.cmd.Process.Kill()
+	<-i.done
+}
+
+func mailgunEnv(mg *mailguntest.Server) []string {
+	return []string{
+		"MAILGUN_API_KEY=" + mg.APIKey, "MAILGUN_DOMAIN=mg.example", "MAILGUN_API_BASE=" + mg.APIBase(),
+		"CAMPAIGN_FROM=Families Belong Together <letters@mg.example>",
+	}
+}
+
+func get(t testing.TB, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+var (
+	textareaPattern = regexp.MustCompile(`(?s)<textarea[^>]*name=body[^>]*>(.*?)</textarea>`)
+	previewPattern  = regexp.MustCompile(`(?s)data-preview=body>(.*?)<div class=signature>`)
+	hiddenPattern   = regexp.MustCompile(`<input type=hidden name=(\w+) value=([^>]*)>`)
+	tagPattern      = regexp.MustCompile(`<[^>]+>`)
+)
+
+// plainPreview turns the preview's HTML into the text a reader sees.
+func plainPreview(s string) string {
+	s = strings.ReplaceAll(s, "<br>", "\n")
+	s = strings.ReplaceAll(s, "</p>", "\n\n")
+	return strings.TrimSpace(html.UnescapeString(tagPattern.ReplaceAllString(s, "")))
+}
+
+func TestServeSignAndSend(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	inst := startServe(t, serveOpts{Env: mailgunEnv(mg)})
+
+	resp, page := get(t, inst.URL+"/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %d", resp.StatusCode)
+	}
+	textarea := textareaPattern.FindStringSubmatch(page)
+	preview := previewPattern.FindStringSubmatch(page)
+	if textarea == nil || preview == nil {
+		t.Fatalf("the page has no letter field or preview:\n%s", page)
+	}
+	body := html.UnescapeString(textarea[1])
+	if got := plainPreview(preview[1]); got != body {
+		t.Fatalf("the preview and the editable letter differ:\npreview: %q\nfield:   %q", got, body)
+	}
+	// Post the form as a browser would: every field the page has.
+	form := url.Values{"body": {body}}
+	for _, m := range hiddenPattern.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], strings.Trim(m[2], `"`))
+	}
+	for k, v := range map[string]string{"first_name": "Jane", "last_name": "Doe", "email": "jane@example.org",
+		"address": "12 Elm St", "city": "Springfield", "state": "IL", "zip": "62701", "subject": "Protect children, end family separation"} {
+		form.Set(k, v)
+	}
+	if form.Get("letter") != "family-separation" {
+		t.Fatalf("hidden letter field = %q", form.Get("letter"))
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(inst.URL+"/api/sign", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /api/sign = %d", resp.StatusCode)
+	}
+	thanks, thanksPage := get(t, inst.URL+resp.Header.Get("Location"))
+	if thanks.StatusCode != http.StatusOK || !strings.Contains(thanksPage, "Thank you") {
+		t.Fatalf("thank-you page: %d", thanks.StatusCode)
+	}
+
+	msgs := mg.WaitFor(2, 20*time.Second)
+	if len(msgs) != 2 {
+		t.Fatalf("stand-in got %d messages, want 2\n%s", len(msgs), inst.logs)
+	}
+	slices.SortFunc(msgs, func(a, b mailguntest.Message) int {
+		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
+	})
+	for i, name := range []string{"president", "secretary"} {
+		text := msgs[i].Get("text")
+		// The words sent are the words on the page.
+		if !strings.Contains(text, "\n\n"+body+"\n\n") {
+			t.Errorf("%s: the sent text does not carry the page's letter word for word:\n%s", name, text)
+		}
+		golden(t, filepath.Join("testdata", "golden", name+".txt"), text)
+		if from := msgs[i].Get("from"); from != `"Jane Doe via Families Belong Together" <letters@mg.example>` {
+			t.Errorf("%s: from = %q", name, from)
+		}
+	}
+}
+
+// golden compares got with the file, or rewrites it with -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// The handler's tests read a copy of the published letter; it must be the
+// letter this site publishes.
+func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
+	public := filepath.Join(t.TempDir(), "public")
+	if err := buildSite(filepath.Join(repoRoot(t), "site"), public); err != nil {
+		t.Fatal(err)
+	}
+	read := func(path string) map[string]any {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	built := read(filepath.Join(public, "letters/family-separation/index.json"))
+	fixture := read(filepath.Join(repoRoot(t), "handler/testdata/site/letters/family-separation/index.json"))
+	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form"} {
+		b, _ := json.Marshal(built[k])
+		f, _ := json.Marshal(fixture[k])
+		if string(b) != string(f) {
+			t.Errorf("handler/testdata differs from the published letter in %q: copy public/letters/family-separation/index.json there\nbuilt:   %s\nfixture: %s", k, b, f)
+		}
+	}
+}
+
+func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
+	data := t.TempDir()
+	inst := startServe(t, serveOpts{DataDir: data})
+	form := url.Values{"letter": {"family-separation"}, "first_name": {"Jane"}, "last_name": {"Doe"},
+		"email": {"jane@example.org"}, "address": {"12 Elm St"}, "city": {"Springfield"}, "state": {"IL"}, "zip": {"62701"}}
+	resp, err := http.PostForm(inst.URL+"/api/sign", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var files []string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(files) < 2 && time.Now().Before(deadline) {
+		files, _ = filepath.Glob(filepath.Join(data, "outbox", "*.eml"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(files) != 2 {
+		t.Fatalf("outbox holds %d letters, want 2\n%s", len(files), inst.logs)
+	}
+	_, page := get(t, inst.URL+"/outbox/")
+	for _, want := range []string{"NOT sent", "Dear President Trump,", "Dear Secretary Nielsen,", "president@whitehouse.example", "Jane Doe"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("outbox page lacks %q", want)
+		}
+	}
+	if !strings.Contains(inst.logs.String(), "placeholder address") {
+		t.Error("serve did not warn about the placeholder target addresses")
+	}
+	if strings.Contains(inst.logs.String(), "jane@example.org") || strings.Contains(inst.logs.String(), "Jane") {
+		t.Errorf("the log carries the supporter's personal data:\n%s", inst.logs)
+	}
+	status := exec.CommandContext(context.Background(), binary, "status")
+	status.Env = []string{"CAMPAIGN_DATA_DIR=" + data}
+	out, err := status.CombinedOutput()
+	if err != nil {
+		t.Fatalf("campaign status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"signatures 1\n", "messages sent    2\n", "messages queued  0\n", "messages failed  0\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("campaign status lacks %q:\n%s", want, out)
+		}
+	}
+}
