@@ -339,6 +339,10 @@ func (s *Store) Messages(ctx context.Context, signatureID string) ([]Message, er
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
+	return collectMessages(rows)
+}
+
+func collectMessages(rows *sql.Rows) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {
@@ -349,6 +353,16 @@ func (s *Store) Messages(ctx context.Context, signatureID string) ([]Message, er
 		out = append(out, *m)
 	}
 	return out, rows.Err()
+}
+
+// MessagesInState returns up to limit messages in a state, oldest change
+// first: the failed ones with their reasons, or the ones still queued.
+func (s *Store) MessagesInState(ctx context.Context, state string, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE state = $1 ORDER BY updated_at LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages in state: %w", err)
+	}
+	return collectMessages(rows)
 }
 
 // MarkSent records that the mail service accepted the message.

@@ -1,0 +1,198 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/mailgun"
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+	"campaignkit/handler/store/storetest"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// start runs a queue with workers on st, sending to the stand-in.
+func start(t *testing.T, st *store.Store, mg *mailguntest.Server, opts queue.Options) *queue.Queue {
+	t.Helper()
+	ctx := context.Background()
+	if err := queue.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Config{
+		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: time.Second,
+	})}
+	opts.Log = quiet()
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 100 * time.Millisecond
+	}
+	q, err := queue.New(st, d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	})
+	return q
+}
+
+// sign records n signatures of two messages each through q.
+func sign(t *testing.T, q *queue.Queue, n int, to func(i, target int) string) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		sig := &store.Signature{ID: store.NewID(), LetterID: "l", FirstName: "F", LastName: "L",
+			Email: fmt.Sprintf("s%d@example.org", i), Address: "A", City: "C", State: "IL", Zip: "62701"}
+		var msgs []store.Message
+		for target := range 2 {
+			id := fmt.Sprintf("%s.%d@mg.example", sig.ID, target)
+			ids = append(ids, id)
+			msgs = append(msgs, store.Message{ID: id, TargetIndex: target, TargetName: "T", TargetEmail: to(i, target),
+				From: "letters@mg.example", ReplyTo: sig.Email, Subject: "S", Text: "Body " + id, Tag: "l"})
+		}
+		if _, err := q.Record(context.Background(), sig, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func target(_, t int) string { return fmt.Sprintf("target%d@gov.example", t) }
+
+// waitCounts waits until no message is queued, then returns the counts.
+func waitCounts(t *testing.T, st *store.Store, timeout time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		counts, err := st.Counts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts[store.StateQueued] == 0 || time.Now().After(deadline) {
+			return counts
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEveryLetterArrivesOnceThroughFailures(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		mg := mailguntest.New()
+		defer mg.Close()
+		// A third of calls fail with 500, a few hang past the client's
+		// timeout, and above 40 a second Mailgun answers 429.
+		mg.SetBehaviour(mailguntest.Behaviour{FailRate: 0.3, HangRate: 0.05, HangFor: 3 * time.Second, RateLimit: 40})
+		q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: 300 * time.Millisecond, JobTimeout: 2 * time.Second})
+		ids := sign(t, q, 60, target)
+
+		counts := waitCounts(t, st, 60*time.Second)
+		if counts[store.StateSent] != len(ids) || counts[store.StateFailed] != 0 {
+			t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
+		}
+		arrived := map[string]int{}
+		for _, m := range mg.Messages() {
+			arrived[strings.Trim(m.Get("h:Message-Id"), "<>")]++
+		}
+		for _, id := range ids {
+			if arrived[id] != 1 {
+				t.Errorf("message %s arrived %d times", id, arrived[id])
+			}
+		}
+		if len(arrived) != len(ids) {
+			t.Errorf("%d distinct messages arrived, want %d", len(arrived), len(ids))
+		}
+		calls, statuses := mg.Calls()
+		if statuses[http.StatusInternalServerError] == 0 {
+			t.Errorf("the stand-in never failed (%d calls: %v): the test proves nothing", calls, statuses)
+		}
+		t.Logf("%d calls to the stand-in: %v", calls, statuses)
+	})
+}
+
+func TestPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		mg := mailguntest.New()
+		defer mg.Close()
+		mg.SetBehaviour(mailguntest.Behaviour{Reject: "bad@"})
+		q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+		ids := sign(t, q, 1, func(_, t int) string {
+			if t == 1 {
+				return "bad@gov.example"
+			}
+			return "good@gov.example"
+		})
+		counts := waitCounts(t, st, 20*time.Second)
+		if counts[store.StateSent] != 1 || counts[store.StateFailed] != 1 {
+			t.Fatalf("counts = %v, want 1 sent and 1 failed", counts)
+		}
+		m, err := st.Message(context.Background(), ids[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State != store.StateFailed || !strings.Contains(m.Error, "400") || !strings.Contains(m.Error, "not a valid address") {
+			t.Fatalf("failed message: state %s, error %q; want Mailgun's reason", m.State, m.Error)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if calls, _ := mg.Calls(); calls != 2 {
+			t.Fatalf("%d calls, want 2: a 400 must not be retried", calls)
+		}
+	})
+}
+
+func TestRateLimitedSenderSlowsDownAndDelivers(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{RateLimit: 10})
+	q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: 500 * time.Millisecond})
+	ids := sign(t, q, 15, target)
+	counts := waitCounts(t, st, 30*time.Second)
+	if counts[store.StateSent] != len(ids) {
+		t.Fatalf("counts = %v", counts)
+	}
+	calls, statuses := mg.Calls()
+	if statuses[http.StatusTooManyRequests] == 0 {
+		t.Fatalf("never rate limited (%v): the test proves nothing", statuses)
+	}
+	// After a 429 every worker waits out Retry-After, so 429s stay few
+	// rather than one per attempt of every worker.
+	if statuses[http.StatusTooManyRequests] > len(ids) {
+		t.Errorf("%d answers 429 for %d messages: the workers did not slow down", statuses[http.StatusTooManyRequests], len(ids))
+	}
+	t.Logf("%d calls: %v", calls, statuses)
+}
+
+func TestSendRateCapsMessagesPerSecond(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	ids := make([]string, 0)
+	q := start(t, st, mg, queue.Options{Workers: 8, SendRate: 20})
+	startAt := time.Now()
+	ids = append(ids, sign(t, q, 20, target)...)
+	msgs := mg.WaitFor(len(ids), 30*time.Second)
+	elapsed := time.Since(startAt)
+	if len(msgs) != len(ids) {
+		t.Fatalf("%d of %d arrived", len(msgs), len(ids))
+	}
+	// 40 messages at 20 a second cannot take less than 1.95 s (the first
+	// goes at once). No upper bound: a slow machine is not a failure.
+	if elapsed < 1950*time.Millisecond {
+		t.Fatalf("40 messages took %v at a cap of 20/s", elapsed)
+	}
+}
