@@ -123,13 +123,48 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if duplicate {
-		// Same answer as a first signature: the page must not tell anyone
-		// whether an address signed before. No new mail goes out.
+		// No new mail goes out. Only the browser that made the first
+		// signature (it holds its id) is told so; anyone else gets the same
+		// answer as a first signature, so the page never reveals whether an
+		// address signed.
 		h.log.Info("repeat signature", "letter", l.ID, "first", first.ID)
+		if c, err := r.Cookie(signedCookie(l.ID)); err == nil && c.Value == first.ID {
+			h.alreadySigned(w, r, l, first.CreatedAt)
+			return
+		}
 	} else {
 		h.log.Info("signature accepted", "letter", l.ID, "signature", sig.ID, "messages", len(msgs))
+		http.SetCookie(w, &http.Cookie{
+			Name: signedCookie(l.ID), Value: sig.ID, Path: "/api/sign", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(r),
+		})
 	}
 	h.accepted(w, r, l)
+}
+
+// signedCookie names the cookie that remembers, in the signer's browser
+// only, which signature it made.
+func signedCookie(letterID string) string { return "signed_" + letterID }
+
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// alreadySigned tells a repeat signer, in their own browser, that their
+// letter went out before and nothing new was sent.
+func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, at time.Time) {
+	date := at.UTC().Format("2 January 2006")
+	msg := "You already signed this letter on " + date + ", and it was sent then. Each person's letter goes out once, so nothing new was sent."
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status": "already_signed", "signed_at": at.UTC().Format(time.RFC3339), "message": msg, "thanks_url": l.ThanksURL,
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := alreadyTemplate.Execute(w, map[string]any{"Letter": l, "Message": msg}); err != nil {
+		h.log.Error("already-signed page", "error", err.Error())
+	}
 }
 
 // prepare turns a valid signer into the signature and the messages to record.

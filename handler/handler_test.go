@@ -351,6 +351,42 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 	if n, _ := e.store.SignatureCount(context.Background()); n != 1 {
 		t.Fatalf("%d signatures stored, want 1", n)
 	}
+
+	// The browser that signed first holds its cookie and is told, in its
+	// own words, that the letter already went out.
+	var cookie *http.Cookie
+	for _, c := range first.Cookies() {
+		if c.Name == "signed_family-separation" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.Path != "/api/sign" {
+		t.Fatalf("first signature set no HttpOnly cookie scoped to /api/sign: %+v", first.Cookies())
+	}
+	if again.Header.Get("Set-Cookie") != "" {
+		t.Error("a repeat from another browser got a cookie")
+	}
+	mine := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {cookie.String()}})
+	page := readBody(t, mine)
+	today := time.Now().UTC().Format("2 January 2006")
+	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+today) {
+		t.Fatalf("repeat with the signer's cookie: %d\n%s", mine.StatusCode, page)
+	}
+	mineJSON := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {cookie.String()}, "Accept": {"application/json"}})
+	var answer map[string]any
+	json.NewDecoder(mineJSON.Body).Decode(&answer)
+	if answer["status"] != "already_signed" {
+		t.Fatalf("JSON repeat with cookie: %v", answer)
+	}
+	// Someone else's cookie value proves nothing.
+	other := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {"signed_family-separation=0123456789abcdef0123456789abcdef"}})
+	if other.StatusCode != http.StatusSeeOther {
+		t.Fatalf("repeat with a wrong cookie: %d, want the usual 303", other.StatusCode)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(e.mg.Messages()); n != 2 {
+		t.Fatalf("stand-in got %d messages, want still 2", n)
+	}
 }
 
 func TestStatuses(t *testing.T) {

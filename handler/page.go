@@ -9,10 +9,13 @@ import (
 	"campaignkit/handler/letter"
 )
 
-//go:embed page.html
+//go:embed page.html already.html
 var pageFS embed.FS
 
-var pageTemplate = template.Must(template.ParseFS(pageFS, "page.html"))
+var (
+	pageTemplate    = template.Must(template.ParseFS(pageFS, "page.html"))
+	alreadyTemplate = template.Must(template.ParseFS(pageFS, "already.html"))
+)
 
 // pageData is what the error page shows: the problems, and the form again
 // with everything the supporter typed.

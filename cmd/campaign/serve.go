@@ -188,6 +188,13 @@ func status(ctx context.Context, cfg *config, w io.Writer) error {
 	for _, s := range states {
 		fmt.Fprintf(w, "messages %-7s %d\n", s, counts[s])
 	}
+	failed, err := st.MessagesInState(ctx, store.StateFailed, 20)
+	if err != nil {
+		return err
+	}
+	for _, m := range failed {
+		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
+	}
 	return nil
 }
 
