@@ -24,6 +24,11 @@ type config struct {
 	SendRate          float64
 	SendTimeout       time.Duration
 	Workers           int
+	// SignRate is signatures a minute one client address may send.
+	SignRate float64
+	// ClientIPHeader names the header in which a reverse proxy passes the
+	// client's address; empty means the connection's address.
+	ClientIPHeader string
 }
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
@@ -40,6 +45,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		AdminToken:        getenv("CAMPAIGN_ADMIN_TOKEN"),
 		SandboxTo:         strings.TrimSpace(getenv("CAMPAIGN_SANDBOX_TO")),
 		SendTimeout:       20 * time.Second,
+		SignRate:          20,
+		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           4,
 	}
 	var errs []error
@@ -92,6 +99,13 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_WORKERS %q must be a number from 1 to 256", v))
 		}
 		c.Workers = n
+	}
+	if v := getenv("CAMPAIGN_SIGN_RATE"); v != "" {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || rate <= 0 {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_SIGN_RATE %q must be signatures a minute per address, like 20", v))
+		}
+		c.SignRate = rate
 	}
 	return c, errors.Join(errs...)
 }

@@ -94,6 +94,7 @@ func serve(ctx context.Context, cfg *config, addr, public string, log *slog.Logg
 	mux := http.NewServeMux()
 	mux.Handle("/api/", handler.NewHandler(handler.Config{
 		Letters: letters, Recorder: q, From: cfg.From, MessageIDDomain: cfg.messageIDDomain(), Log: log,
+		RatePerMinute: cfg.SignRate, Burst: max(10, int(cfg.SignRate/2)), ClientIP: clientIP(cfg.ClientIPHeader),
 	}))
 	if box != nil {
 		mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
@@ -196,6 +197,24 @@ func status(ctx context.Context, cfg *config, w io.Writer) error {
 		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
 	}
 	return nil
+}
+
+// clientIP names the client for rate limiting: the connection's address,
+// or the last address a trusted reverse proxy put in header.
+func clientIP(header string) func(*http.Request) string {
+	if header == "" {
+		return handler.RemoteIP
+	}
+	return func(r *http.Request) string {
+		v := r.Header.Get(header)
+		if i := strings.LastIndex(v, ","); i >= 0 {
+			v = v[i+1:]
+		}
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+		return handler.RemoteIP(r)
+	}
 }
 
 // warnPlaceholders says at start when a letter would go to a stand-in

@@ -44,6 +44,8 @@ type Behaviour struct {
 	RateLimit int
 	// Reject answers 400 to messages whose "to" contains this text.
 	Reject string
+	// Delay is how long each call takes, like a slow network.
+	Delay time.Duration
 }
 
 // Server is the stand-in.
@@ -133,6 +135,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok || user != "api" || subtle.ConstantTimeCompare([]byte(pass), []byte(s.APIKey)) != 1 {
 		s.answer(w, http.StatusUnauthorized, map[string]string{"message": "Invalid private key"})
 		return
+	}
+	if b.Delay > 0 {
+		time.Sleep(b.Delay)
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
 		s.answer(w, http.StatusBadRequest, map[string]string{"message": "bad form: " + err.Error()})
