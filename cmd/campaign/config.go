@@ -47,7 +47,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		SendTimeout:       20 * time.Second,
 		SignRate:          20,
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
-		Workers:           4,
+		Workers:           16,
 	}
 	var errs []error
 	if c.DataDir == "" {

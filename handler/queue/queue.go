@@ -84,6 +84,7 @@ func (o *Options) defaults() {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	o.PollInterval = max(o.PollInterval, 20*time.Millisecond)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -131,6 +132,10 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		FetchPollInterval:    opts.PollInterval,
+		// River fetches at most once per cooldown, up to one job per free
+		// worker: its default (100 ms) caps a process at 10 fetches a second,
+		// below the send rates Mailgun plans allow.
+		FetchCooldown: 20 * time.Millisecond,
 		RetryPolicy:          &backoff{cap: opts.BackoffCap},
 		// Completed jobs are not needed: the message row keeps its state.
 		CompletedJobRetentionPeriod: time.Hour,

@@ -1,0 +1,277 @@
+// Command bench measures the campaign's intake, delivery and crash figures
+// on this machine and prints them (see BENCHMARKS.md):
+//
+//	go run ./bench                  all three
+//	go run ./bench -only intake     one of intake, drain, crash
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"campaignkit/bench/loadtest"
+	"campaignkit/handler"
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+)
+
+func main() {
+	only := flag.String("only", "", "run one benchmark: intake, drain or crash")
+	duration := flag.Duration("intake-duration", 10*time.Second, "how long each intake run posts")
+	concurrency := flag.Int("concurrency", 32, "concurrent clients for intake")
+	rate := flag.Int("rate", 200, "the stand-in Mailgun's limit R, messages a second (drain)")
+	backlog := flag.Int("backlog", 10000, "letters in the drain backlog")
+	crashN := flag.Int("crash-signatures", 2000, "signatures in the crash run")
+	databaseURL := flag.String("database-url", "", "run intake on this Postgres database instead of SQLite (it must be empty)")
+	flag.Parse()
+
+	fmt.Printf("machine: %s/%s, %d CPUs, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	run := func(name string, fn func() error) {
+		if *only != "" && *only != name {
+			return
+		}
+		if err := fn(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: %v\n", name, err)
+			os.Exit(1)
+		}
+		fmt.Println()
+	}
+	run("intake", func() error { return intake(*duration, *concurrency, *databaseURL) })
+	run("drain", func() error { return drain(*rate, *backlog) })
+	run("crash", func() error { return crash(*crashN) })
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type loadResult struct {
+	accepted int
+	failed   int
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// load posts distinct signatures to url for d with c clients.
+func load(url string, d time.Duration, c int, firstIndex int) loadResult {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var lat []time.Duration
+	res := loadResult{}
+	next := firstIndex
+	indexes := make(chan int)
+	go func() {
+		defer close(indexes)
+		for ctx.Err() == nil {
+			select {
+			case indexes <- next:
+				next++
+			case <-ctx.Done():
+			}
+		}
+	}()
+	client := loadtest.Client()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range indexes {
+				var r loadtest.Result
+				loadtest.Post(context.Background(), client, url, []int{i}, 1, func(x loadtest.Result) { r = x })
+				mu.Lock()
+				if r.Status == http.StatusSeeOther {
+					res.accepted++
+					lat = append(lat, r.Latency)
+				} else {
+					res.failed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.rps = float64(res.accepted) / time.Since(start).Seconds()
+	res.p50, res.p99 = loadtest.Percentile(lat, 50), loadtest.Percentile(lat, 99)
+	return res
+}
+
+// intake compares the real handler, committing each signature with its
+// delivery jobs to SQLite, with a bare handler that answers 303 at once.
+func intake(d time.Duration, c int, databaseURL string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "bench-intake-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	letters, err := letter.Load(os.DirFS("handler/testdata/site"))
+	if err != nil {
+		return err
+	}
+	open, database := func() (*store.Store, error) { return store.OpenSQLite(ctx, dir) }, "SQLite WAL"
+	if databaseURL != "" {
+		open, database = func() (*store.Store, error) { return store.OpenPostgres(ctx, databaseURL) }, "Postgres"
+	}
+	st, err := open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := queue.Migrate(ctx, st); err != nil {
+		return err
+	}
+	// Insert-only: this measures taking signatures, not sending them.
+	q, err := queue.New(st, &deliver.Deliverer{Store: st}, queue.Options{Log: quiet()})
+	if err != nil {
+		return err
+	}
+	real := httptest.NewServer(handler.NewHandler(handler.Config{
+		Letters: letters, Recorder: q, From: mail.Address{Address: "letters@mg.example"}, MessageIDDomain: "mg.example",
+		Log: quiet(), RatePerMinute: 1e9, Burst: 1e9,
+	}))
+	defer real.Close()
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Redirect(w, r, "/thanks/", http.StatusSeeOther)
+	}))
+	defer bare.Close()
+
+	load(bare.URL+"/api/sign", time.Second, c, 0) // warm up both
+	load(real.URL+"/api/sign", time.Second, c, 1_000_000)
+	b := load(bare.URL+"/api/sign", d, c, 2_000_000)
+	r := load(real.URL+"/api/sign", d, c, 3_000_000)
+	n, err := st.SignatureCount(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("intake (%d clients, %v each, %s)\n", c, d, database)
+	fmt.Printf("  bare 303 handler:   %8.0f req/s   p50 %-9v p99 %v\n", b.rps, b.p50.Round(time.Microsecond), b.p99.Round(time.Microsecond))
+	fmt.Printf("  durable sign:       %8.0f sig/s   p50 %-9v p99 %v   (failed %d)\n", r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.failed)
+	fmt.Printf("  ratio:              %8.1f %%        (goal ≥ 40 %%)\n", 100*r.rps/b.rps)
+	fmt.Printf("  signatures stored:  %8d\n", n)
+	return nil
+}
+
+// drain fills a backlog of letters, then lets the workers send them to a
+// stand-in that answers 429 above rate a second.
+func drain(rate, backlog int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "bench-drain-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := queue.Migrate(ctx, st); err != nil {
+		return err
+	}
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{RateLimit: rate})
+	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Config{
+		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 10 * time.Second,
+	})}
+	fill, err := queue.New(st, d, queue.Options{Log: quiet()})
+	if err != nil {
+		return err
+	}
+	fillStart := time.Now()
+	for i := 0; i < backlog/2; i++ {
+		sig := &store.Signature{ID: store.NewID(), LetterID: "family-separation", FirstName: "F", LastName: "L",
+			Email: loadtest.Email(i), Address: "A", City: "C", State: "IL", Zip: "62701"}
+		msgs := make([]store.Message, 2)
+		for t := range msgs {
+			msgs[t] = store.Message{ID: handler.MessageID(sig.ID, t, "mg.example"), TargetIndex: t, TargetName: "T",
+				TargetEmail: fmt.Sprintf("t%d@gov.example", t), From: "letters@mg.example", ReplyTo: sig.Email,
+				Subject: "S", Text: "Letter text", Tag: "family-separation"}
+		}
+		if _, err := fill.Record(ctx, sig, msgs); err != nil {
+			return err
+		}
+	}
+	fillTime := time.Since(fillStart)
+
+	q, err := queue.New(st, d, queue.Options{Workers: 16, SendRate: float64(rate), Log: quiet()})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	for {
+		counts, err := st.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		if counts[store.StateQueued] == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	q.Stop(stopCtx)
+	calls, statuses := mg.Calls()
+	sent := len(mg.Messages())
+	perSec := float64(sent) / elapsed.Seconds()
+	fmt.Printf("drain (backlog %d letters, stand-in limit R = %d/s, CAMPAIGN_SEND_RATE = %d, 16 workers, SQLite)\n", backlog, rate, rate)
+	fmt.Printf("  backlog written in: %v\n", fillTime.Round(time.Millisecond))
+	fmt.Printf("  drained in:         %v\n", elapsed.Round(time.Millisecond))
+	fmt.Printf("  rate:               %.1f messages/s = %.1f %% of R   (goal ≥ 90 %%)\n", perSec, 100*perSec/float64(rate))
+	fmt.Printf("  calls:              %d (%v)\n", calls, statuses)
+	return nil
+}
+
+// crash runs the crash test at scale against the real binary.
+func crash(n int) error {
+	tmp, err := os.MkdirTemp("", "bench-crash-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "campaign")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/campaign")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{Delay: 20 * time.Millisecond})
+	o := loadtest.Options{
+		Binary: bin, Root: root, DataDir: filepath.Join(tmp, "data"), Public: filepath.Join(tmp, "public"),
+		Env: []string{"MAILGUN_API_KEY=" + mg.APIKey, "MAILGUN_DOMAIN=mg.example", "MAILGUN_API_BASE=" + mg.APIBase(),
+			"CAMPAIGN_SEND_TIMEOUT=2s", "CAMPAIGN_WORKERS=8", "CAMPAIGN_SIGN_RATE=1000000"},
+	}
+	res, err := loadtest.CrashRun(o, mg, n, n/3, 16, 5*time.Minute)
+	fmt.Printf("crash (SIGKILL after %d accepted, restart on the same SQLite data, 8 workers)\n", n/3)
+	fmt.Printf("  %s\n", res)
+	return err
+}
