@@ -136,7 +136,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 		// worker: its default (100 ms) caps a process at 10 fetches a second,
 		// below the send rates Mailgun plans allow.
 		FetchCooldown: 20 * time.Millisecond,
-		RetryPolicy:          &backoff{cap: opts.BackoffCap},
+		RetryPolicy:   &backoff{cap: opts.BackoffCap},
 		// Completed jobs are not needed: the message row keeps its state.
 		CompletedJobRetentionPeriod: time.Hour,
 	}

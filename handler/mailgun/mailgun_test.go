@@ -1,0 +1,122 @@
+package mailgun_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
+)
+
+func envelope() letter.Envelope {
+	return letter.Envelope{MessageID: "abc.0@mg.example", From: "letters@mg.example", ReplyTo: "jane@example.org",
+		To: "target@gov.example", Subject: "Subject", Text: "Text", Tag: "tag"}
+}
+
+// answering is a stand-in that always answers status with header.
+func answering(t *testing.T, status int, header map[string]string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write([]byte(`{"message":"stand-in says no","id":"<x@mg.example>"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v3"
+}
+
+func TestSendClassifiesFailures(t *testing.T) {
+	tests := []struct {
+		name                   string
+		status                 int
+		header                 map[string]string
+		permanent, rateLimited bool
+		retryAfter             time.Duration
+	}{
+		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, false, true, 7 * time.Second},
+		{"429 without Retry-After", 429, nil, false, true, 0},
+		{"500", 500, nil, false, false, 0},
+		{"503 with Retry-After", 503, map[string]string{"Retry-After": "3"}, false, false, 3 * time.Second},
+		{"400", 400, nil, true, false, 0},
+		{"401", 401, nil, true, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mailgun.New(mailgun.Config{Domain: "mg.example", APIKey: "k", APIBase: answering(t, tt.status, tt.header), Timeout: time.Second})
+			_, err := s.Send(context.Background(), envelope())
+			var se *letter.SendError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v is not a SendError", err)
+			}
+			if se.Permanent != tt.permanent || se.RateLimited != tt.rateLimited || se.RetryAfter != tt.retryAfter {
+				t.Fatalf("got permanent=%v rateLimited=%v retryAfter=%v; want %v %v %v",
+					se.Permanent, se.RateLimited, se.RetryAfter, tt.permanent, tt.rateLimited, tt.retryAfter)
+			}
+		})
+	}
+}
+
+func TestSendTimesOutAndIsRetryable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	s := mailgun.New(mailgun.Config{Domain: "mg.example", APIKey: "k", APIBase: srv.URL + "/v3", Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	_, err := s.Send(context.Background(), envelope())
+	if err == nil || letter.IsPermanent(err) {
+		t.Fatalf("err = %v; want a retryable error", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("Send waited %v despite a 100 ms timeout", time.Since(start))
+	}
+}
+
+func TestSendRefusesLineBreaksInHeaders(t *testing.T) {
+	called := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called = true }))
+	defer srv.Close()
+	s := mailgun.New(mailgun.Config{Domain: "mg.example", APIKey: "k", APIBase: srv.URL + "/v3"})
+	for _, edit := range []func(*letter.Envelope){
+		func(e *letter.Envelope) { e.Subject = "Hi\r\nBcc: x@evil.example" },
+		func(e *letter.Envelope) { e.ReplyTo = "a@b.example\nBcc: x@evil.example" },
+		func(e *letter.Envelope) { e.From = "a@b.example\u2028" },
+		func(e *letter.Envelope) { e.To = "" },
+	} {
+		e := envelope()
+		edit(&e)
+		if _, err := s.Send(context.Background(), e); !letter.IsPermanent(err) {
+			t.Errorf("envelope %+v: err = %v, want a permanent refusal", e, err)
+		}
+	}
+	if called {
+		t.Fatal("a refused envelope reached the server")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"":                              0,
+		"12":                            12 * time.Second,
+		" 0 ":                           0,
+		"-3":                            0,
+		"soon":                          0,
+		"Fri, 27 Nov 2026 12:00:30 GMT": 30 * time.Second,
+		"Fri, 27 Nov 2026 11:00:00 GMT": 0,
+	}
+	for in, want := range tests {
+		if got := mailgun.ParseRetryAfter(in, now); got != want {
+			t.Errorf("ParseRetryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
