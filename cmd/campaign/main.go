@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"campaignkit/handler/config"
 )
 
 const usage = `usage: campaign <command> [flags]
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(getenv)
+		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
 		}
@@ -82,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(getenv)
+		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
 		}
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(getenv)
+		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
 		}

@@ -15,87 +15,35 @@ import (
 	"time"
 
 	"campaignkit/handler"
-	"campaignkit/handler/deliver"
+	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
-	"campaignkit/handler/mailgun"
-	"campaignkit/handler/outbox"
 	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
 )
 
-// openStore opens Postgres when DATABASE_URL is set, else SQLite in the
-// data folder, with our tables and River's migrated.
-func openStore(ctx context.Context, cfg *config) (*store.Store, error) {
-	var st *store.Store
-	var err error
-	if cfg.DatabaseURL != "" {
-		st, err = store.OpenPostgres(ctx, cfg.DatabaseURL)
-	} else {
-		st, err = store.OpenSQLite(ctx, cfg.DataDir)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := queue.Migrate(ctx, st); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return st, nil
-}
-
-// newDeliverer picks Mailgun, or the local outbox when no key is set.
-func newDeliverer(cfg *config, st *store.Store, log *slog.Logger) (*deliver.Deliverer, *outbox.Outbox, error) {
-	d := &deliver.Deliverer{Store: st, SandboxTo: cfg.SandboxTo, Log: log}
-	if !cfg.Outbox() {
-		d.Sender = mailgun.New(mailgun.Config{
-			Domain: cfg.MailgunDomain, APIKey: cfg.MailgunAPIKey, APIBase: cfg.MailgunAPIBase, Timeout: cfg.SendTimeout,
-		})
-		return d, nil, nil
-	}
-	box, err := outbox.New(filepath.Join(cfg.DataDir, "outbox"))
-	if err != nil {
-		return nil, nil, err
-	}
-	d.Sender = box
-	return d, box, nil
-}
-
-func queueOptions(cfg *config, workers int, log *slog.Logger) queue.Options {
-	return queue.Options{
-		Workers:     workers,
-		SendRate:    cfg.SendRate,
-		JobTimeout:  cfg.SendTimeout * 3 / 2,
-		RescueAfter: cfg.SendTimeout * 3,
-		Log:         log,
-	}
-}
-
-func serve(ctx context.Context, cfg *config, addr, public string, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, addr, public string, log *slog.Logger) error {
 	letters, err := letter.Load(os.DirFS(public))
 	if err != nil {
 		return err
 	}
-	warnPlaceholders(letters, cfg, log)
+	config.WarnPlaceholders(letters, log)
 
-	st, err := openStore(ctx, cfg)
+	st, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, box, err := newDeliverer(cfg, st, log)
+	d, box, err := cfg.Deliverer(st, log)
 	if err != nil {
 		return err
 	}
-	q, err := queue.New(st, d, queueOptions(cfg, cfg.Workers, log))
+	q, err := queue.New(st, d, cfg.QueueOptions(cfg.Workers, log))
 	if err != nil {
 		return err
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", handler.NewHandler(handler.Config{
-		Letters: letters, Recorder: q, From: cfg.From, MessageIDDomain: cfg.messageIDDomain(), Log: log,
-		RatePerMinute: cfg.SignRate, Burst: max(10, int(cfg.SignRate/2)), ClientIP: clientIP(cfg.ClientIPHeader),
-	}))
+	mux.Handle("/api/", handler.NewHandler(cfg.Handler(letters, q, log)))
 	if box != nil {
 		mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
 	}
@@ -141,17 +89,17 @@ func serve(ctx context.Context, cfg *config, addr, public string, log *slog.Logg
 }
 
 // work runs only the delivery queue, for processes apart from the web.
-func work(ctx context.Context, cfg *config, log *slog.Logger) error {
-	st, err := openStore(ctx, cfg)
+func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	st, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, _, err := newDeliverer(cfg, st, log)
+	d, _, err := cfg.Deliverer(st, log)
 	if err != nil {
 		return err
 	}
-	q, err := queue.New(st, d, queueOptions(cfg, cfg.Workers, log))
+	q, err := queue.New(st, d, cfg.QueueOptions(cfg.Workers, log))
 	if err != nil {
 		return err
 	}
@@ -166,8 +114,8 @@ func work(ctx context.Context, cfg *config, log *slog.Logger) error {
 }
 
 // status prints signatures and messages by delivery state.
-func status(ctx context.Context, cfg *config, w io.Writer) error {
-	st, err := openStore(ctx, cfg)
+func status(ctx context.Context, cfg *config.Config, w io.Writer) error {
+	st, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -197,37 +145,6 @@ func status(ctx context.Context, cfg *config, w io.Writer) error {
 		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
 	}
 	return nil
-}
-
-// clientIP names the client for rate limiting: the connection's address,
-// or the last address a trusted reverse proxy put in header.
-func clientIP(header string) func(*http.Request) string {
-	if header == "" {
-		return handler.RemoteIP
-	}
-	return func(r *http.Request) string {
-		v := r.Header.Get(header)
-		if i := strings.LastIndex(v, ","); i >= 0 {
-			v = v[i+1:]
-		}
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-		return handler.RemoteIP(r)
-	}
-}
-
-// warnPlaceholders says at start when a letter would go to a stand-in
-// .example address.
-func warnPlaceholders(letters letter.Letters, cfg *config, log *slog.Logger) {
-	for _, l := range letters {
-		for _, t := range l.Targets {
-			if t.Placeholder() {
-				log.Warn("target is still a placeholder address: set the real one in the letter's front matter",
-					"letter", l.ID, "target", t.Name, "email", t.Email)
-			}
-		}
-	}
 }
 
 func anyStylesheet(letters letter.Letters) string {

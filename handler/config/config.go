@@ -1,4 +1,8 @@
-package main
+// Package config reads the campaign's configuration from the environment,
+// once, and builds the parts it names (store, sender, queue, handler
+// settings) for the programs that run the handler: `campaign` and the
+// Netlify functions.
+package config
 
 import (
 	"errors"
@@ -9,9 +13,9 @@ import (
 	"time"
 )
 
-// config is the program's configuration, read once from the environment
-// (the same names on Netlify and on a server).
-type config struct {
+// Config is the configuration, read once from the environment (the same
+// names on Netlify and on a server).
+type Config struct {
 	MailgunAPIKey     string
 	MailgunDomain     string
 	MailgunAPIBase    string
@@ -32,10 +36,11 @@ type config struct {
 }
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
-func (c *config) Outbox() bool { return c.MailgunAPIKey == "" }
+func (c *Config) Outbox() bool { return c.MailgunAPIKey == "" }
 
-func loadConfig(getenv func(string) string) (*config, error) {
-	c := &config{
+// Load reads the configuration; every problem is reported at once.
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{
 		MailgunAPIKey:     getenv("MAILGUN_API_KEY"),
 		MailgunDomain:     strings.TrimSpace(getenv("MAILGUN_DOMAIN")),
 		MailgunAPIBase:    strings.TrimSpace(getenv("MAILGUN_API_BASE")),
@@ -110,8 +115,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	return c, errors.Join(errs...)
 }
 
-// messageIDDomain is the right-hand side of our Message-Ids.
-func (c *config) messageIDDomain() string {
+// MessageIDDomain is the right-hand side of our Message-Ids.
+func (c *Config) MessageIDDomain() string {
 	if c.MailgunDomain != "" {
 		return c.MailgunDomain
 	}
