@@ -1,0 +1,227 @@
+// campaign.js: progressive enhancement of the sign-and-send form. Without
+// it the plain form post and the handler's HTML error page do the same job.
+// With it: the letter preview follows what the supporter types, a draft
+// survives reloads (sessionStorage), and the form is sent as JSON by fetch
+// with errors shown beside their fields, never losing a character.
+(function () {
+  "use strict";
+  var d = document;
+  var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
+
+  // Share links (thank-you page): when the site was built with a relative
+  // baseURL, complete the campaign's address from this page's origin.
+  each(d.querySelectorAll("[data-share^='/'] a"), function (a) {
+    var rel = encodeURIComponent(a.parentNode.parentNode.getAttribute("data-share"));
+    var h = a.getAttribute("href");
+    if (h.slice(-rel.length) === rel) {
+      a.setAttribute("href", h.slice(0, -rel.length) + encodeURIComponent(location.origin) + rel);
+    }
+  });
+
+  var form = d.getElementById("sign-form");
+  if (!form || !window.fetch) return;
+  var el = form.elements, ds = form.dataset;
+  var status = d.getElementById("form-status");
+  var button = form.querySelector("button[type=submit]");
+  var subjectOut = d.querySelector("[data-preview=subject]");
+  var bodyOut = d.querySelector("[data-preview=body]");
+  var sig = bodyOut && bodyOut.querySelector(".signature");
+  var original = bodyOut ? Array.prototype.slice.call(bodyOut.childNodes) : [];
+  var defaults = {}; // merge field name -> the label the preview shows when empty
+  each(d.querySelectorAll("mark[data-field]"), function (m) { defaults[m.dataset.field] = m.textContent; });
+
+  var key = "campaign-draft:" + location.pathname + ":" + el.letter.value;
+  var store = null;
+  try { store = window.sessionStorage; store.getItem(key); } catch (e) { store = null; }
+
+  // Fields kept in the draft: what the supporter typed, not the hidden ones.
+  var drafted = function (f) { return f.name && f.type !== "hidden" && f.type !== "submit" && f.name !== "website"; };
+
+  function save() {
+    if (!store) return;
+    var o = {};
+    each(el, function (f) { if (drafted(f)) o[f.name] = f.type === "checkbox" ? f.checked : f.value; });
+    try { store.setItem(key, JSON.stringify(o)); } catch (e) { /* full or blocked: the form still works */ }
+  }
+
+  function restore() {
+    var o = null;
+    try { o = store && JSON.parse(store.getItem(key)); } catch (e) { o = null; }
+    if (!o) return;
+    each(el, function (f) {
+      if (drafted(f) && f.name in o) {
+        if (f.type === "checkbox") f.checked = !!o[f.name]; else f.value = o[f.name];
+      }
+    });
+  }
+
+  function value(name) {
+    if (name === "full_name") return (value("first_name") + " " + value("last_name")).trim();
+    var f = el[name];
+    return f && f.value ? f.value.trim() : "";
+  }
+
+  function fillMarks() {
+    each(d.querySelectorAll("mark[data-field]"), function (m) {
+      var name = m.dataset.field;
+      m.textContent = value(name) || defaults[name] || "{{" + name + "}}";
+    });
+  }
+
+  // The body as the handler merges it: paragraphs split by blank lines,
+  // line breaks kept, {{name}} placeholders filled.
+  function renderBody() {
+    if (!bodyOut) return;
+    var text = el.body.value.replace(/\r\n?/g, "\n").trim();
+    while (bodyOut.firstChild) bodyOut.removeChild(bodyOut.firstChild);
+    if (!text || text === el.body.defaultValue.trim()) {
+      // Unchanged (or empty, when the published letter is sent): the editor's own rendering.
+      each(original, function (n) { bodyOut.appendChild(n); });
+    } else {
+      text.split(/\n{2,}/).forEach(function (para) {
+        var p = d.createElement("p");
+        para.split("\n").forEach(function (line, i) {
+          if (i) p.appendChild(d.createElement("br"));
+          line.split(/\{\{([a-z_]+)\}\}/).forEach(function (part, j) {
+            if (j % 2) {
+              var m = d.createElement("mark");
+              m.className = "field";
+              m.dataset.field = part;
+              p.appendChild(m);
+            } else if (part) {
+              p.appendChild(d.createTextNode(part));
+            }
+          });
+        });
+        bodyOut.appendChild(p);
+      });
+      if (sig) bodyOut.appendChild(sig);
+    }
+    fillMarks();
+  }
+
+  function renderSubject() {
+    if (subjectOut) subjectOut.textContent = el.subject.value.trim() || el.subject.defaultValue;
+  }
+
+  function clearErrors() {
+    each(form.querySelectorAll(".error-text"), function (p) { p.parentNode.removeChild(p); });
+    each(form.querySelectorAll("[aria-invalid]"), function (f) {
+      f.removeAttribute("aria-invalid");
+      var hint = f.getAttribute("data-describedby");
+      if (hint) f.setAttribute("aria-describedby", hint); else f.removeAttribute("aria-describedby");
+    });
+    status.textContent = "";
+    status.className = "";
+  }
+
+  function add(parent, tag, text) {
+    var n = d.createElement(tag);
+    if (text) n.textContent = text;
+    parent.appendChild(n);
+    return n;
+  }
+
+  // showErrors puts each message beside its field and lists them all in the
+  // live region, in the form's order, then moves focus there.
+  function showErrors(errors) {
+    clearErrors();
+    var names = [];
+    each(el, function (f) { if (f.name in errors && names.indexOf(f.name) < 0) names.push(f.name); });
+    Object.keys(errors).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
+    var box = add(status, "div");
+    box.className = "errors";
+    add(box, "p", ds.errorTitle).className = "title";
+    add(box, "p", ds.errorIntro);
+    var list = add(box, "ul");
+    names.forEach(function (name) {
+      var f = el[name], li = add(list, "li"), msg = errors[name];
+      if (!f || !f.id || f.type === "hidden" || f.closest(".hp")) {
+        li.textContent = msg;
+        return;
+      }
+      var p = d.createElement("p");
+      p.className = "error-text";
+      p.id = f.id + "-error";
+      p.textContent = msg;
+      f.parentNode.insertBefore(p, f.type === "checkbox" ? null : f);
+      if (!f.hasAttribute("data-describedby")) f.setAttribute("data-describedby", f.getAttribute("aria-describedby") || "");
+      f.setAttribute("aria-invalid", "true");
+      f.setAttribute("aria-describedby", (p.id + " " + f.getAttribute("data-describedby")).trim());
+      var label = d.querySelector("label[for='" + f.id + "']");
+      var a = add(li, "a", label ? label.firstChild.textContent.trim() : name);
+      a.href = "#" + f.id;
+      a.addEventListener("click", function (ev) { ev.preventDefault(); f.focus(); });
+      li.appendChild(d.createTextNode(": " + msg));
+    });
+    status.focus();
+  }
+
+  function notice(text) {
+    clearErrors();
+    status.className = "notice";
+    add(status, "p", text);
+    status.focus();
+  }
+
+  // The supporter came from a shared link: record where, if the link says.
+  var q = new URLSearchParams(location.search);
+  var source = q.get("source") || q.get("utm_source");
+  if (source && el.source && !el.source.value) el.source.value = source.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
+
+  restore();
+  renderSubject();
+  renderBody();
+
+  form.addEventListener("input", function (ev) {
+    var t = ev.target;
+    if (t === el.body) renderBody();
+    else if (t === el.subject) renderSubject();
+    else fillMarks();
+    save();
+  });
+  form.addEventListener("change", save);
+
+  // The server validates and answers with every problem at once; the
+  // browser's own bubbles would show them one at a time and unannounced.
+  form.noValidate = true;
+  var busy = false;
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (busy) return;
+    busy = true;
+    var label = button.textContent;
+    button.textContent = ds.sending;
+    button.setAttribute("aria-disabled", "true");
+    var data = {};
+    each(el, function (f) { if (f.name) data[f.name] = f.type === "checkbox" ? f.checked : f.value; });
+    fetch(form.action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(data),
+      credentials: "same-origin"
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (r.ok && j.thanks_url) {
+          if (store) try { store.removeItem(key); } catch (e) { /* nothing to clear */ }
+          if (j.status === "accepted") {
+            // Only a path on this site: never follow a server's answer elsewhere.
+            location.assign(/^\/(?!\/)/.test(j.thanks_url) ? j.thanks_url : "/thanks/");
+          } else {
+            notice(j.message);
+          }
+        } else if (r.status === 429 || r.status >= 500 || !j.errors) {
+          showErrors({ request: ds.errorBusy });
+        } else {
+          showErrors(j.errors);
+        }
+      });
+    }, function () {
+      showErrors({ request: ds.errorNetwork });
+    }).then(function () {
+      busy = false;
+      button.textContent = label;
+      button.removeAttribute("aria-disabled");
+    });
+  });
+})();
