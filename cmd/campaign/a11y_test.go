@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// axeSource returns axe-core's script: CAMPAIGN_AXE_JS (set by .ci/run),
+// else the copy that `npm install --prefix .ci/npm axe-core@4.10.3` leaves.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("CAMPAIGN_AXE_JS")
+	if path == "" {
+		path = filepath.Join(repoRoot(t), ".ci", "npm", "node_modules", "axe-core", "axe.min.js")
+		if _, err := os.Stat(path); err != nil {
+			t.Skip("accessibility test skipped: no axe-core (set CAMPAIGN_AXE_JS or `npm install --prefix .ci/npm axe-core@4.10.3`; .ci/run does)")
+		}
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("CAMPAIGN_AXE_JS: %v", err)
+	}
+	return string(src)
+}
+
+type axeViolation struct {
+	ID, Impact, Help string
+	Nodes            []string
+}
+
+// axeCheck injects axe-core into the page (from DevTools, so the page's
+// CSP does not apply) and fails the test on every violation of any rule
+// axe runs by default: WCAG 2.0/2.1 A and AA and its best practices.
+func axeCheck(t *testing.T, ctx context.Context, axe, page string) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](axe))
+	raw := value(t, ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(
+		r.violations.map(v => ({ID: v.id, Impact: v.impact, Help: v.help, Nodes: v.nodes.map(n => n.target.join(" "))}))))`,
+		chromedp.EvalAwaitPromise))
+	var violations []axeViolation
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		t.Fatalf("%s: axe answered %q: %v", page, raw, err)
+	}
+	for _, v := range violations {
+		t.Errorf("%s: axe %s (%s): %s at %s", page, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, ", "))
+	}
+}
+
+// reflowCheck fails when the page scrolls sideways at 320 CSS pixels (WCAG
+// 1.4.10; 1280 px at 400 % zoom, and more than 200 % zoom of a phone).
+func reflowCheck(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	do(t, ctx, chromedp.EmulateViewport(320, 640))
+	defer do(t, ctx, chromedp.EmulateViewport(1024, 900))
+	w := value(t, ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if w > 320 {
+		t.Errorf("%s: at 320 px wide the page is %d px wide and scrolls sideways", page, w)
+	}
+}
+
+func TestBrowserAccessibility(t *testing.T) {
+	axe := axeSource(t)
+	inst := startServe(t, serveOpts{})
+	ctx := newBrowser(t, true)
+	defer screenshot(t, ctx, "a11y")
+
+	// The campaign page as it loads.
+	do(t, ctx, chromedp.Navigate(inst.URL+"/"), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+	if lang := jsString(t, ctx, `document.documentElement.lang`); lang == "" {
+		t.Error("the campaign page has no lang")
+	}
+	axeCheck(t, ctx, axe, "campaign page")
+	reflowCheck(t, ctx, "campaign page")
+
+	// Keyboard alone: the first Tab reaches a visible skip link, Enter
+	// follows it, and the next Tab lands in the form with a visible focus ring.
+	do(t, ctx, chromedp.KeyEvent(kb.Tab))
+	if got := jsString(t, ctx, `(e => e.className + " " + (e.getBoundingClientRect().left >= 0 && e.getBoundingClientRect().top >= 0))(document.activeElement)`); got != "skip true" {
+		t.Errorf("first Tab: focus %q, want the skip link shown on screen", got)
+	}
+	do(t, ctx, chromedp.KeyEvent(kb.Enter), chromedp.KeyEvent(kb.Tab))
+	if got := jsString(t, ctx, `document.activeElement.id + " " + getComputedStyle(document.activeElement).outlineStyle`); got != "first_name solid" {
+		t.Errorf("skip link then Tab: focus and outline %q, want the first field with a solid outline", got)
+	}
+
+	// The campaign page showing inline errors.
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("first_name"), "Jane"), chromedp.SendKeys(chromedp.ID("email"), "not-an-address"),
+		chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")))
+	waitFor(t, ctx, "inline errors", `!!document.getElementById("email-error")`)
+	axeCheck(t, ctx, axe, "campaign page with inline errors")
+	reflowCheck(t, ctx, "campaign page with inline errors")
+
+	// The handler's HTML error page, as a browser without the script gets it.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); document.getElementById("sign-form").submit()`),
+		chromedp.WaitVisible(chromedp.ID("problems")))
+	if title := value(t, ctx, chromedp.Title()); title != "Please check your letter" {
+		t.Fatalf("expected the error page, got %q", title)
+	}
+	axeCheck(t, ctx, axe, "error page")
+	reflowCheck(t, ctx, "error page")
+
+	// The thank-you page, with its share links.
+	do(t, ctx, chromedp.Navigate(inst.URL+"/thanks/"), chromedp.WaitVisible(chromedp.ID("share-heading")))
+	axeCheck(t, ctx, axe, "thank-you page")
+	reflowCheck(t, ctx, "thank-you page")
+	links := jsString(t, ctx, `[...document.querySelectorAll(".share a")].map(a => a.href).join("\n")`)
+	for _, want := range []string{"mailto:?subject=", "https://x.com/intent/tweet?", "https://www.facebook.com/sharer/sharer.php?u="} {
+		if !strings.Contains(links, want) {
+			t.Errorf("share links lack %q:\n%s", want, links)
+		}
+	}
+	// Built with a relative baseURL, the links carry this server's address.
+	if want := fmt.Sprintf("u=%s", strings.ReplaceAll(strings.ReplaceAll(inst.URL+"/", ":", "%3A"), "/", "%2F")); !strings.Contains(links, want) {
+		t.Errorf("the share links do not carry the campaign's address %s:\n%s", want, links)
+	}
+}
