@@ -5,6 +5,7 @@ go 1.26.8
 tool github.com/gohugoio/hugo
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gohugoio/hugo v0.165.0

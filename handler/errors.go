@@ -25,6 +25,13 @@ var (
 	errUnknownLetter = &requestError{http.StatusNotFound, "letter", "This letter does not exist (any more). Please start again from the campaign page."}
 )
 
+// Unavailable is returned by a Recorder that will not take signatures
+// now, with words for the supporter (a deploy preview that must not mail
+// officials, a function without a Mailgun key).
+type Unavailable struct{ Reason string }
+
+func (e *Unavailable) Error() string { return e.Reason }
+
 func malformed(why string) error {
 	return &requestError{http.StatusBadRequest, "", "The request is malformed: " + why + "."}
 }
@@ -36,7 +43,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, s *letter.Signer,
 	status, problems := http.StatusInternalServerError, map[string]string{}
 	var fieldErrs letter.FieldErrors
 	var reqErr *requestError
+	var unavailable *Unavailable
 	switch {
+	case errors.As(err, &unavailable):
+		status = http.StatusServiceUnavailable
+		h.log.Warn("signature refused", "reason", unavailable.Reason)
+		problems["request"] = unavailable.Reason + " Your letter was not sent; what you typed is kept below."
 	case errors.As(err, &fieldErrs):
 		status = http.StatusUnprocessableEntity
 		problems = fieldErrs

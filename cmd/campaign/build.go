@@ -1,15 +1,22 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gohugoio/hugo/commands"
+
+	"campaignkit/netlify/buildinfo"
 )
 
 // buildSite runs the pinned Hugo, in this process, on the site in siteDir
-// and writes it to publicDir.
-func buildSite(siteDir, publicDir string) error {
+// and writes it to publicDir. A deploy context other than production
+// (Netlify's CONTEXT) builds the page with a "preview" banner.
+func buildSite(siteDir, publicDir, deployContext string) error {
 	src, err := filepath.Abs(siteDir)
 	if err != nil {
 		return err
@@ -18,10 +25,55 @@ func buildSite(siteDir, publicDir string) error {
 	if err != nil {
 		return err
 	}
+	if buildinfo.IsPreview(deployContext) {
+		// Hugo reads HUGO_PARAMS_* from the environment as site params.
+		os.Setenv("HUGO_PARAMS_PREVIEW", "true")
+	}
 	args := []string{"build", "--source", src, "--destination", dst, "--cleanDestinationDir", "--minify",
 		"--logLevel", "warn", "--environment", "production"}
 	if err := commands.Execute(args); err != nil {
 		return fmt.Errorf("build: hugo: %w", err)
 	}
 	return nil
+}
+
+// prepareFunction copies the letters the build published into a Netlify
+// function's folder, with the deploy context, for the function to embed:
+// the function then merges exactly the letters of this build.
+func prepareFunction(publicDir, functionDir, deployContext string) error {
+	dst := filepath.Join(functionDir, buildinfo.Dir)
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	for _, e := range entries { // the previous build's copies
+		if e.Name() != "README.md" {
+			if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+		}
+	}
+	src := filepath.Join(publicDir, buildinfo.Dir)
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("build: copy letters to %s: %w", functionDir, err)
+	}
+	info, err := json.Marshal(buildinfo.Info{Context: deployContext})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dst, buildinfo.File), info, 0o644)
 }

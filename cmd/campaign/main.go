@@ -57,10 +57,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	public := fs.String("public", "public", "where the built site goes")
 	switch cmd {
 	case "build":
+		function := fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		return buildSite(*site, *public)
+		deployContext := getenv("CONTEXT") // set by Netlify's build
+		if err := buildSite(*site, *public, deployContext); err != nil {
+			return err
+		}
+		if *function == "" {
+			return nil
+		}
+		return prepareFunction(*public, *function, deployContext)
 	case "serve":
 		addr := fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
 		if err := fs.Parse(args); err != nil {
@@ -76,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				*addr = ":" + port
 			}
 		}
-		if err := buildSite(*site, *public); err != nil {
+		if err := buildSite(*site, *public, ""); err != nil {
 			return err
 		}
 		return serve(ctx, cfg, *addr, *public, log)

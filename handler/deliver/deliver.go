@@ -26,14 +26,15 @@ type Deliverer struct {
 	Log       *slog.Logger
 }
 
-// Envelope is what goes on the wire for m.
-func (d *Deliverer) Envelope(m *store.Message) letter.Envelope {
+// Envelope is what goes on the wire for m: to its target, or to
+// sandboxTo when set.
+func Envelope(m *store.Message, sandboxTo string) letter.Envelope {
 	to := m.TargetEmail
 	if m.TargetName != "" {
 		to = formatAddress(m.TargetName, m.TargetEmail)
 	}
-	if d.SandboxTo != "" {
-		to = d.SandboxTo
+	if sandboxTo != "" {
+		to = sandboxTo
 	}
 	return letter.Envelope{
 		MessageID: m.ID, From: m.From, ReplyTo: m.ReplyTo, To: to,
@@ -41,18 +42,18 @@ func (d *Deliverer) Envelope(m *store.Message) letter.Envelope {
 	}
 }
 
-// One sends the message with this id unless it was already sent, and
-// records the outcome. A returned error means the send failed; it is a
+// One sends the message with this id unless it was already sent or given
+// up, and records the outcome. A returned error means the send failed; it is a
 // *letter.SendError when the mail service said why.
 func (d *Deliverer) One(ctx context.Context, id string) error {
 	m, err := d.Store.Message(ctx, id)
 	if err != nil {
 		return fmt.Errorf("deliver: %w", err)
 	}
-	if m.State == store.StateSent {
+	if m.State != store.StateQueued {
 		return nil
 	}
-	providerID, sendErr := d.Sender.Send(ctx, d.Envelope(m))
+	providerID, sendErr := d.Sender.Send(ctx, Envelope(m, d.SandboxTo))
 	if sendErr == nil {
 		// Use a fresh context: once the service accepted the message, the
 		// record of it must not be lost to a cancelled request.

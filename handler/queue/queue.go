@@ -62,7 +62,12 @@ type Options struct {
 	// PollInterval is how often workers look for jobs inserted by other
 	// processes (default 1 s).
 	PollInterval time.Duration
-	Log          *slog.Logger
+	// TryInline, when set, sends each new message at once within this
+	// budget after the commit (a Netlify function, where no worker runs
+	// between invocations). Its job waits RescueAfter, and finds the
+	// message sent, or sends it then.
+	TryInline time.Duration
+	Log       *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -92,9 +97,10 @@ func (o *Options) defaults() {
 
 // Queue records signatures with their delivery jobs and works the jobs.
 type Queue struct {
-	store  *store.Store
-	client *river.Client[*sql.Tx]
-	opts   Options
+	store   *store.Store
+	deliver *deliver.Deliverer
+	client  *river.Client[*sql.Tx]
+	opts    Options
 }
 
 // Migrate brings River's tables up to date on the store's database.
@@ -125,7 +131,7 @@ func quiet() *slog.Logger {
 // Migrate first.
 func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 	opts.defaults()
-	q := &Queue{store: st, opts: opts}
+	q := &Queue{store: st, deliver: d, opts: opts}
 	cfg := &river.Config{
 		Logger:               quiet(),
 		MaxAttempts:          opts.MaxAttempts,
@@ -157,16 +163,31 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 // Record commits the signature, its messages and one delivery job per
 // message in one transaction.
 func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
-	return q.store.Record(ctx, sig, msgs, func(tx *sql.Tx) error {
+	var opts *river.InsertOpts
+	if q.opts.TryInline > 0 {
+		opts = &river.InsertOpts{ScheduledAt: time.Now().Add(q.opts.RescueAfter)}
+	}
+	first, err := q.store.Record(ctx, sig, msgs, func(tx *sql.Tx) error {
 		params := make([]river.InsertManyParams, len(msgs))
 		for i, m := range msgs {
-			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}}
+			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}, InsertOpts: opts}
 		}
 		if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("queue: enqueue: %w", err)
 		}
 		return nil
 	})
+	if err != nil || q.opts.TryInline <= 0 {
+		return first, err
+	}
+	// Committed: the letters are safe whatever happens now. Failures are
+	// recorded by the deliverer and left to the job.
+	tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.TryInline)
+	defer cancel()
+	for _, m := range msgs {
+		q.deliver.One(tryCtx, m.ID)
+	}
+	return first, nil
 }
 
 // Start works the queue until Stop. It does nothing for an insert-only queue.
@@ -186,6 +207,50 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return nil
 	}
 	return q.client.Stop(ctx)
+}
+
+// WorkFor works the queue until no job is due or budget has passed, then
+// stops: a scheduled function's run. It reports how many due jobs were
+// left (zero when the queue was drained).
+func (q *Queue) WorkFor(ctx context.Context, budget time.Duration) (int, error) {
+	deadline := time.Now().Add(budget)
+	if err := q.Start(ctx); err != nil {
+		return 0, err
+	}
+	left := 0
+	for {
+		time.Sleep(250 * time.Millisecond)
+		n, err := q.due(ctx)
+		if err != nil {
+			left = -1
+			break
+		}
+		left = n
+		if left == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return left, q.Stop(stopCtx)
+}
+
+// due counts jobs ready now or running, including retries whose time has
+// come but which River's scheduler has not yet made available.
+func (q *Queue) due(ctx context.Context) (int, error) {
+	res, err := q.client.JobList(ctx, river.NewJobListParams().
+		States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable,
+			rivertype.JobStateScheduled).First(1000))
+	if err != nil {
+		return 0, err
+	}
+	now, n := time.Now(), 0
+	for _, j := range res.Jobs {
+		if j.State == rivertype.JobStateAvailable || j.State == rivertype.JobStateRunning || !j.ScheduledAt.After(now) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // worker delivers one message per job.

@@ -1,0 +1,44 @@
+// Package buildinfo is what `campaign build` leaves for the Netlify
+// functions to embed: the letters of the build and its deploy context.
+package buildinfo
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"path"
+)
+
+// Dir is the folder, in the site and in a function, that holds the letters.
+const Dir = "letters"
+
+// File is the build's description inside Dir.
+const File = "build.json"
+
+// Info describes the build.
+type Info struct {
+	// Context is Netlify's CONTEXT at build time: production,
+	// deploy-preview, branch-deploy, dev; empty outside Netlify.
+	Context string `json:"context"`
+}
+
+// Preview reports whether the build must not mail real officials.
+func (i Info) Preview() bool { return IsPreview(i.Context) }
+
+// IsPreview reports whether a deploy context is anything but production.
+// Outside Netlify (no context) a build is not a preview.
+func IsPreview(context string) bool { return context != "" && context != "production" }
+
+// Read reads the build's description from the embedded files; a missing
+// file means a build made outside Netlify.
+func Read(files fs.FS) (Info, error) {
+	var info Info
+	raw, err := fs.ReadFile(files, path.Join(Dir, File))
+	if errors.Is(err, fs.ErrNotExist) {
+		return info, nil
+	}
+	if err != nil {
+		return info, err
+	}
+	return info, json.Unmarshal(raw, &info)
+}

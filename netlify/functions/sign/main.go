@@ -1,0 +1,109 @@
+// Command sign is the Netlify function behind POST /api/sign: the same
+// handler as `campaign serve`, over the letters this build published
+// (embedded), recording to Postgres when DATABASE_URL is set.
+package main
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
+	"campaignkit/handler"
+	"campaignkit/handler/config"
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+	"campaignkit/netlify/buildinfo"
+	"campaignkit/netlify/lambda"
+)
+
+// build holds the letters and deploy context `campaign build` left here.
+//
+//go:embed letters
+var build embed.FS
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	h := newHandler(context.Background(), build, os.Getenv, log)
+	awslambda.Start(lambda.Adapter{Handler: h, Paths: map[string]string{"/.netlify/functions/sign": "/api/sign"}}.Invoke)
+}
+
+// newHandler wires the handler once per cold start. When something is
+// missing it still answers, with a clear 503, rather than crash.
+func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, log *slog.Logger) http.Handler {
+	letters, err := letter.Load(files)
+	if err != nil {
+		log.Error("function built without letters: run `campaign build` before building the function", "error", err.Error())
+		return unavailable("This campaign is being set up and cannot take letters yet.")
+	}
+	info, err := buildinfo.Read(files)
+	if err != nil {
+		log.Error("build info", "error", err.Error())
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		return unavailable("This campaign is being set up and cannot take letters yet.")
+	}
+	var rec handler.Recorder
+	switch {
+	case info.Preview() && cfg.SandboxTo == "":
+		log.Warn("deploy preview without CAMPAIGN_SANDBOX_TO: letters are refused", "context", info.Context)
+		rec = refuse{"This is a preview of the campaign: letters are not delivered."}
+	case cfg.Outbox():
+		log.Error("MAILGUN_API_KEY is not set: letters are refused")
+		rec = refuse{"Sending letters is not set up on this site yet."}
+	case cfg.DatabaseURL != "":
+		if rec, err = durable(ctx, cfg, log); err != nil {
+			log.Error("database", "error", err.Error())
+			rec = refuse{"Letters cannot be taken right now; please try again in a few minutes."}
+		}
+	default:
+		// No database: send now, with a few quick retries (see README).
+		rec = &deliver.Direct{Sender: cfg.Mailgun(), SandboxTo: cfg.SandboxTo, Log: log}
+	}
+	if info.Preview() {
+		log.Info("deploy preview: every letter goes to the sandbox address", "context", info.Context)
+	}
+	hc := cfg.Handler(letters, rec, log)
+	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
+	return handler.NewHandler(hc)
+}
+
+// durable records each signature with its delivery jobs in Postgres and
+// tries the send at once; the scheduled deliver function retries the rest.
+func durable(ctx context.Context, cfg *config.Config, log *slog.Logger) (handler.Recorder, error) {
+	st, err := cfg.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := cfg.Deliverer(st, log)
+	if err != nil {
+		return nil, err
+	}
+	opts := cfg.QueueOptions(0, log)
+	opts.TryInline = 6 * time.Second // within Netlify's 10 s per call
+	return queue.New(st, d, opts)
+}
+
+// refuse is the recorder of a function that must not send.
+type refuse struct{ reason string }
+
+func (r refuse) Record(context.Context, *store.Signature, []store.Message) (*store.Signature, error) {
+	return nil, &handler.Unavailable{Reason: r.reason}
+}
+
+// unavailable answers every request with 503 and reason.
+func unavailable(reason string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "300")
+		http.Error(w, reason, http.StatusServiceUnavailable)
+	})
+}

@@ -1,0 +1,132 @@
+// Package lambda adapts an http.Handler to the AWS Lambda API Gateway
+// proxy events that Netlify's Go functions receive, so the function runs
+// the same handler as `campaign serve`, with no logic of its own.
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// ClientIPHeader is where Netlify puts the client's address.
+const ClientIPHeader = "X-Nf-Client-Connection-Ip"
+
+// Adapter serves API Gateway proxy events with an http.Handler.
+type Adapter struct {
+	Handler http.Handler
+	// Paths maps a function path (as Netlify passes it when the function is
+	// called directly) to the handler's path, e.g.
+	// "/.netlify/functions/sign" to "/api/sign".
+	Paths map[string]string
+}
+
+// Invoke turns the event into a request, serves it and returns the
+// response as an event. It is lambda.Start's handler.
+func (a Adapter) Invoke(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	req, err := Request(ctx, ev, a.Paths)
+	if err != nil {
+		return events.APIGatewayProxyResponse{
+			StatusCode: http.StatusBadRequest,
+			Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			Body:       "The request could not be read: " + err.Error(),
+		}, nil
+	}
+	rec := httptest.NewRecorder()
+	a.Handler.ServeHTTP(rec, req)
+	return Response(rec.Result().StatusCode, rec.Header(), rec.Body.Bytes()), nil
+}
+
+// Request builds the http.Request an event describes.
+func Request(ctx context.Context, ev events.APIGatewayProxyRequest, paths map[string]string) (*http.Request, error) {
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return nil, fmt.Errorf("body is not valid base64: %w", err)
+		}
+	}
+	path := ev.Path
+	if path == "" {
+		path = "/"
+	}
+	for from, to := range paths {
+		if path == from || strings.HasPrefix(path, from+"/") {
+			path = to + strings.TrimPrefix(path, from)
+		}
+	}
+	u := &url.URL{Path: path}
+	q := url.Values{}
+	for k, vs := range ev.MultiValueQueryStringParameters {
+		q[k] = append([]string(nil), vs...)
+	}
+	for k, v := range ev.QueryStringParameters {
+		if _, ok := q[k]; !ok {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	method := ev.HTTPMethod
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range ev.MultiValueHeaders {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	for k, v := range ev.Headers {
+		if req.Header.Get(k) == "" {
+			req.Header.Set(k, v)
+		}
+	}
+	req.Host = req.Header.Get("Host")
+	req.ContentLength = int64(len(body))
+	req.RemoteAddr = clientIP(req, ev) + ":0"
+	if strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
+		req.URL.Scheme = "https"
+	}
+	return req, nil
+}
+
+// clientIP is the supporter's address as Netlify saw it.
+func clientIP(r *http.Request, ev events.APIGatewayProxyRequest) string {
+	if ip := strings.TrimSpace(r.Header.Get(ClientIPHeader)); ip != "" {
+		return ip
+	}
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		return strings.TrimSpace(strings.Split(xff, ",")[0])
+	}
+	if ev.RequestContext.Identity.SourceIP != "" {
+		return ev.RequestContext.Identity.SourceIP
+	}
+	return "0.0.0.0"
+}
+
+// Response turns a recorded response into an event; bodies that are not
+// UTF-8 text travel base64-encoded.
+func Response(status int, header http.Header, body []byte) events.APIGatewayProxyResponse {
+	resp := events.APIGatewayProxyResponse{StatusCode: status, MultiValueHeaders: map[string][]string{}}
+	for k, vs := range header {
+		resp.MultiValueHeaders[k] = append([]string(nil), vs...)
+	}
+	if utf8.Valid(body) {
+		resp.Body = string(body)
+	} else {
+		resp.Body = base64.StdEncoding.EncodeToString(body)
+		resp.IsBase64Encoded = true
+	}
+	return resp
+}
