@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"campaignkit/handler"
@@ -152,36 +150,4 @@ func anyStylesheet(letters letter.Letters) string {
 		return l.Stylesheet
 	}
 	return ""
-}
-
-// staticSite serves the built site with security headers; fingerprinted
-// assets are cached for a year, pages are revalidated.
-func staticSite(public string) http.Handler {
-	files := http.FileServer(http.Dir(public))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-		if isFingerprinted(r.URL.Path) {
-			h.Set("Cache-Control", "public, max-age=31536000, immutable")
-		} else {
-			h.Set("Cache-Control", "public, max-age=0, must-revalidate")
-		}
-		files.ServeHTTP(w, r)
-	})
-}
-
-// isFingerprinted reports whether a path names a file whose name carries a
-// content hash (name.min.<64 hex>.css), safe to cache forever.
-func isFingerprinted(p string) bool {
-	base := filepath.Base(p)
-	parts := strings.Split(base, ".")
-	for _, part := range parts {
-		if len(part) == 64 && strings.Trim(part, "0123456789abcdef") == "" {
-			return true
-		}
-	}
-	return false
 }
