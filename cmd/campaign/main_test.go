@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,10 +15,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"campaignkit/bench/loadtest"
 	"campaignkit/handler/mailgun/mailguntest"
 )
 
@@ -59,11 +58,8 @@ func repoRoot(t testing.TB) string {
 
 // instance is a running `campaign serve`.
 type instance struct {
-	URL    string
+	*loadtest.Process
 	Public string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	logs   *strings.Builder
 }
 
 // serveOpts says how to start one.
@@ -73,7 +69,8 @@ type serveOpts struct {
 	Env     []string
 }
 
-// startServe runs the real binary on port 0 and waits until it serves.
+// startServe runs the real binary on port 0 with a temp data folder, waits
+// until it serves, and stops it (SIGTERM) when the test ends.
 func startServe(t testing.TB, o serveOpts) *instance {
 	t.Helper()
 	if o.DataDir == "" {
@@ -82,63 +79,16 @@ func startServe(t testing.TB, o serveOpts) *instance {
 	if o.Public == "" {
 		o.Public = filepath.Join(t.TempDir(), "public")
 	}
-	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-public", o.Public)
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CAMPAIGN_DATA_DIR=" + o.DataDir}, o.Env...)
-	stderr, err := cmd.StderrPipe()
+	p, err := loadtest.Start(loadtest.Options{Binary: binary, Root: repoRoot(t), DataDir: o.DataDir, Public: o.Public, Env: o.Env})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	inst := &instance{Public: o.Public, cmd: cmd, done: make(chan struct{}), logs: &strings.Builder{}}
-	urlc := make(chan string, 1)
-	go func() {
-		defer close(inst.done)
-		sc := bufio.NewScanner(stderr)
-		serving := regexp.MustCompile(`msg=serving url=(http://\S+)`)
-		for sc.Scan() {
-			line := sc.Text()
-			inst.logs.WriteString(line + "\n")
-			if m := serving.FindStringSubmatch(line); m != nil {
-				urlc <- m[1]
-			}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
 		}
-		cmd.Wait()
-	}()
-	select {
-	case inst.URL = <-urlc:
-	case <-inst.done:
-		t.Fatalf("campaign serve exited before serving:\n%s", inst.logs)
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("campaign serve did not start:\n%s", inst.logs)
-	}
-	t.Cleanup(func() { inst.stop(t) })
-	return inst
-}
-
-// stop ends the process gracefully (SIGTERM) and waits for it.
-func (i *instance) stop(t testing.TB) {
-	if i.cmd.ProcessState != nil {
-		return
-	}
-	i.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-i.done:
-	case <-time.After(30 * time.Second):
-		i.cmd.Process.Kill()
-		<-i.done
-		t.Errorf("campaign serve did not stop on SIGTERM")
-	}
-}
-
-// kill ends the process at once, as a crash would.
-func (i *instance) kill() {
-	i.cmd.Process.Kill()
-	<-i.done
+	})
+	return &instance{Process: p, Public: o.Public}
 }
 
 func mailgunEnv(mg *mailguntest.Server) []string {
@@ -222,7 +172,7 @@ func TestServeSignAndSend(t *testing.T) {
 
 	msgs := mg.WaitFor(2, 20*time.Second)
 	if len(msgs) != 2 {
-		t.Fatalf("stand-in got %d messages, want 2\n%s", len(msgs), inst.logs)
+		t.Fatalf("stand-in got %d messages, want 2\n%s", len(msgs), inst.Logs())
 	}
 	slices.SortFunc(msgs, func(a, b mailguntest.Message) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
@@ -304,7 +254,7 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(files) != 2 {
-		t.Fatalf("outbox holds %d letters, want 2\n%s", len(files), inst.logs)
+		t.Fatalf("outbox holds %d letters, want 2\n%s", len(files), inst.Logs())
 	}
 	_, page := get(t, inst.URL+"/outbox/")
 	for _, want := range []string{"NOT sent", "Dear President Trump,", "Dear Secretary Nielsen,", "president@whitehouse.example", "Jane Doe"} {
@@ -312,11 +262,11 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 			t.Errorf("outbox page lacks %q", want)
 		}
 	}
-	if !strings.Contains(inst.logs.String(), "placeholder address") {
+	if !strings.Contains(inst.Logs(), "placeholder address") {
 		t.Error("serve did not warn about the placeholder target addresses")
 	}
-	if strings.Contains(inst.logs.String(), "jane@example.org") || strings.Contains(inst.logs.String(), "Jane") {
-		t.Errorf("the log carries the supporter's personal data:\n%s", inst.logs)
+	if strings.Contains(inst.Logs(), "jane@example.org") || strings.Contains(inst.Logs(), "Jane") {
+		t.Errorf("the log carries the supporter's personal data:\n%s", inst.Logs())
 	}
 	status := exec.CommandContext(context.Background(), binary, "status")
 	status.Env = []string{"CAMPAIGN_DATA_DIR=" + data}
