@@ -1,0 +1,87 @@
+// Package netlify_test checks netlify.toml, the file Netlify builds and
+// routes the campaign from.
+package netlify_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+type netlifyConfig struct {
+	Build struct {
+		Command   string
+		Publish   string
+		Functions string
+	}
+	Redirects []struct {
+		From, To string
+		Status   int
+		Force    bool
+	}
+	Functions map[string]struct{ Schedule string }
+	Headers   []struct {
+		For    string
+		Values map[string]string
+	}
+}
+
+func TestNetlifyToml(t *testing.T) {
+	raw, err := os.ReadFile("../netlify.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c netlifyConfig
+	if err := toml.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("netlify.toml does not parse: %v", err)
+	}
+	if c.Build.Command != "go run ./cmd/campaign build" || c.Build.Publish != "public" || c.Build.Functions != "netlify/functions" {
+		t.Errorf("build = %+v", c.Build)
+	}
+	api := false
+	for _, r := range c.Redirects {
+		if r.From == "/api/*" && r.To == "/.netlify/functions/:splat" && r.Status == 200 {
+			api = true
+		}
+	}
+	if !api {
+		t.Errorf("no 200 rewrite of /api/* to the functions: %+v", c.Redirects)
+	}
+	if c.Functions["deliver"].Schedule != "* * * * *" {
+		t.Errorf("deliver schedule = %q, want every minute", c.Functions["deliver"].Schedule)
+	}
+	for _, dir := range []string{"sign", "deliver"} {
+		if _, err := os.Stat("functions/" + dir + "/main.go"); err != nil {
+			t.Errorf("function %s: %v", dir, err)
+		}
+	}
+	headers := map[string]map[string]string{}
+	for _, h := range c.Headers {
+		headers[h.For] = h.Values
+	}
+	all := headers["/*"]
+	csp := all["Content-Security-Policy"]
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP lacks %q: %q", want, csp)
+		}
+	}
+	for _, bad := range []string{"http:", "https:", "*.", "'unsafe-inline'", "'unsafe-eval'"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("CSP allows %q: %q", bad, csp)
+		}
+	}
+	for _, name := range []string{"Strict-Transport-Security", "Referrer-Policy", "Permissions-Policy", "X-Content-Type-Options"} {
+		if all[name] == "" {
+			t.Errorf("no %s for /*", name)
+		}
+	}
+	// Every folder of fingerprinted assets Hugo writes is cached for a year.
+	for _, dir := range []string{"/css/*", "/js/*", "/img/*"} {
+		if !strings.Contains(headers[dir]["Cache-Control"], "immutable") {
+			t.Errorf("%s is not cached as immutable", dir)
+		}
+	}
+}
