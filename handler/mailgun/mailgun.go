@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,6 +83,10 @@ func classify(err error, retryAfter time.Duration) error {
 			return &letter.SendError{RateLimited: true, RetryAfter: retryAfter, Err: msg}
 		case ue.Actual >= 500 || ue.Actual == http.StatusRequestTimeout:
 			return &letter.SendError{RetryAfter: retryAfter, Err: msg}
+		case ue.Actual == http.StatusUnauthorized || ue.Actual == http.StatusForbidden || ue.Actual == http.StatusNotFound:
+			// A wrong or rotated key, or a wrong domain or region: the
+			// operator's to fix, and the letters must wait for it, not fail.
+			return &letter.SendError{Err: fmt.Errorf("%w (check MAILGUN_API_KEY, MAILGUN_DOMAIN and MAILGUN_API_BASE)", msg)}
 		default:
 			return &letter.SendError{Permanent: true, Err: msg}
 		}
@@ -91,11 +94,7 @@ func classify(err error, retryAfter time.Duration) error {
 	if errors.Is(err, mg.ErrInvalidMessage) {
 		return &letter.SendError{Permanent: true, Err: err}
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &letter.SendError{Err: err}
-	}
-	// Anything else (a connection reset, a garbled answer) may pass.
+	// Anything else (a timeout, a connection reset, a garbled answer) may pass.
 	return &letter.SendError{Err: err}
 }
 

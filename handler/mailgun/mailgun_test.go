@@ -44,7 +44,8 @@ func TestSendClassifiesFailures(t *testing.T) {
 		{"500", 500, nil, false, false, 0},
 		{"503 with Retry-After", 503, map[string]string{"Retry-After": "3"}, false, false, 3 * time.Second},
 		{"400", 400, nil, true, false, 0},
-		{"401", 401, nil, true, false, 0},
+		{"401: a wrong key waits for the operator", 401, nil, false, false, 0},
+		{"404: a wrong domain or region waits too", 404, nil, false, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
