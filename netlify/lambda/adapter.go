@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,6 +62,7 @@ func Request(ctx context.Context, ev events.APIGatewayProxyRequest, paths map[st
 	for from, to := range paths {
 		if path == from || strings.HasPrefix(path, from+"/") {
 			path = to + strings.TrimPrefix(path, from)
+			break
 		}
 	}
 	u := &url.URL{Path: path}
@@ -94,20 +96,18 @@ func Request(ctx context.Context, ev events.APIGatewayProxyRequest, paths map[st
 	}
 	req.Host = req.Header.Get("Host")
 	req.ContentLength = int64(len(body))
-	req.RemoteAddr = clientIP(req, ev) + ":0"
+	req.RemoteAddr = net.JoinHostPort(clientIP(req, ev), "0")
 	if strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
 		req.URL.Scheme = "https"
 	}
 	return req, nil
 }
 
-// clientIP is the supporter's address as Netlify saw it.
+// clientIP is the supporter's address as Netlify saw it. X-Forwarded-For
+// is not used: its first entries are whatever the client claims.
 func clientIP(r *http.Request, ev events.APIGatewayProxyRequest) string {
 	if ip := strings.TrimSpace(r.Header.Get(ClientIPHeader)); ip != "" {
 		return ip
-	}
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		return strings.TrimSpace(strings.Split(xff, ",")[0])
 	}
 	if ev.RequestContext.Identity.SourceIP != "" {
 		return ev.RequestContext.Identity.SourceIP

@@ -46,7 +46,7 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
 	sig := &store.Signature{ID: store.NewID(), LetterID: "l", FirstName: "F", LastName: "L", Email: "f@example.org",
 		Address: "A", City: "C", State: "IL", Zip: "62701"}
-	msgs := []store.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", From: "letters@mg.example",
+	msgs := []store.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", To: "t@gov.example", From: "letters@mg.example",
 		ReplyTo: "f@example.org", Subject: "S", Text: "T", Tag: "l"}}
 	if _, err := q.Record(ctx, sig, msgs); err != nil {
 		t.Fatal(err)

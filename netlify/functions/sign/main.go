@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
@@ -61,13 +62,11 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		log.Error("MAILGUN_API_KEY is not set: letters are refused")
 		rec = refuse{"Sending letters is not set up on this site yet."}
 	case cfg.DatabaseURL != "":
-		if rec, err = durable(ctx, cfg, log); err != nil {
-			log.Error("database", "error", err.Error())
-			rec = refuse{"Letters cannot be taken right now; please try again in a few minutes."}
-		}
+		rec = &lazyDurable{open: func() (handler.Recorder, error) { return durable(ctx, cfg, log) }, log: log}
+		rec.(*lazyDurable).get() // connect at cold start, not on the first supporter's time
 	default:
 		// No database: send now, with a few quick retries (see README).
-		rec = &deliver.Direct{Sender: cfg.Mailgun(), SandboxTo: cfg.SandboxTo, Log: log}
+		rec = &deliver.Direct{Sender: cfg.Mailgun(), Log: log}
 	}
 	if info.Preview() {
 		log.Info("deploy preview: every letter goes to the sandbox address", "context", info.Context)
@@ -91,6 +90,38 @@ func durable(ctx context.Context, cfg *config.Config, log *slog.Logger) (handler
 	opts := cfg.QueueOptions(0, log)
 	opts.TryInline = 6 * time.Second // within Netlify's 10 s per call
 	return queue.New(st, d, opts)
+}
+
+// lazyDurable opens the database on first use and again after a failed
+// open, so that a passing outage at cold start does not disable a warm
+// function until Netlify recycles it.
+type lazyDurable struct {
+	mu   sync.Mutex
+	rec  handler.Recorder
+	open func() (handler.Recorder, error)
+	log  *slog.Logger
+}
+
+func (l *lazyDurable) get() (handler.Recorder, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rec == nil {
+		rec, err := l.open()
+		if err != nil {
+			l.log.Error("database", "error", err.Error())
+			return nil, err
+		}
+		l.rec = rec
+	}
+	return l.rec, nil
+}
+
+func (l *lazyDurable) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
+	rec, err := l.get()
+	if err != nil {
+		return nil, &handler.Unavailable{Reason: "Letters cannot be taken right now; please try again in a few minutes."}
+	}
+	return rec.Record(ctx, sig, msgs)
 }
 
 // refuse is the recorder of a function that must not send.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"campaignkit/handler"
 	"campaignkit/handler/mailgun/mailguntest"
 	"campaignkit/handler/store/storetest"
 	"campaignkit/netlify/lambda"
@@ -133,9 +135,52 @@ func TestClientIPFromNetlifyHeader(t *testing.T) {
 	}
 	ev := event(t, "form.json")
 	delete(ev.Headers, "x-nf-client-connection-ip")
+	ev.Headers["x-forwarded-for"] = "6.6.6.6" // what a client claims is not trusted
 	req, _ = lambda.Request(context.Background(), ev, nil)
 	if req.RemoteAddr != "10.1.2.3:0" {
 		t.Fatalf("RemoteAddr = %q, want the request context's source IP", req.RemoteAddr)
+	}
+	ev.Headers["x-nf-client-connection-ip"] = "2001:db8::7"
+	req, _ = lambda.Request(context.Background(), ev, nil)
+	if got := handler.RemoteIP(req); got != "2001:db8::7" {
+		t.Fatalf("IPv6 client: RemoteAddr %q gives %q", req.RemoteAddr, got)
+	}
+}
+
+func TestDatabaseDownAtColdStartRecovers(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	admin, err := sql.Open("pgx", os.Getenv(storetest.EnvVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.Index(name, "?"); i >= 0 {
+		name = name[:i]
+	}
+	// The database is not there when the function starts…
+	if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := mailgunEnv(mg)
+	env["DATABASE_URL"] = url
+	fn := function(t, published(t, "production"), env)
+	resp, _ := fn.Invoke(context.Background(), event(t, "form.json"))
+	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "try again") {
+		t.Fatalf("database down: %d %s", resp.StatusCode, resp.Body)
+	}
+	// …and back a moment later: the same warm function takes letters.
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = fn.Invoke(context.Background(), event(t, "form.json"))
+	if resp.StatusCode != 303 {
+		t.Fatalf("database back: %d %s", resp.StatusCode, resp.Body)
+	}
+	if n := len(mg.Messages()); n != 2 {
+		t.Fatalf("%d letters, want 2", n)
 	}
 }
 
