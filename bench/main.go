@@ -203,7 +203,7 @@ func drain(rate, backlog int) error {
 		msgs := make([]store.Message, 2)
 		for t := range msgs {
 			msgs[t] = store.Message{ID: handler.MessageID(sig.ID, t, "mg.example"), TargetIndex: t, TargetName: "T",
-				TargetEmail: fmt.Sprintf("t%d@gov.example", t), From: "letters@mg.example", ReplyTo: sig.Email,
+				TargetEmail: fmt.Sprintf("t%d@gov.example", t), To: fmt.Sprintf("t%d@gov.example", t), From: "letters@mg.example", ReplyTo: sig.Email,
 				Subject: "S", Text: "Letter text", Tag: "family-separation"}
 		}
 		if _, err := fill.Record(ctx, sig, msgs); err != nil {

@@ -35,6 +35,10 @@ type Config struct {
 	From mail.Address
 	// MessageIDDomain is the right-hand side of our Message-Ids.
 	MessageIDDomain string
+	// SandboxTo, when set, receives every letter instead of its target
+	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews). It is fixed into
+	// each message when recorded.
+	SandboxTo string
 	// ClientIP names the client for rate limiting; nil means the
 	// connection's address.
 	ClientIP func(*http.Request) string
@@ -106,6 +110,10 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Normalize()
+	if s.Letter == "" {
+		h.fail(w, r, s, letter.FieldErrors{"letter": "The form does not say which letter to send. Please start again from the campaign page."})
+		return
+	}
 	l, ok := h.cfg.Letters[s.Letter]
 	if !ok {
 		h.fail(w, r, s, errUnknownLetter)
@@ -134,11 +142,13 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		h.log.Info("signature accepted", "letter", l.ID, "signature", sig.ID, "messages", len(msgs))
-		http.SetCookie(w, &http.Cookie{
-			Name: signedCookie(l.ID), Value: sig.ID, Path: "/api/sign", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(r),
-		})
 	}
+	// A repeat gets a cookie too (one that matches nothing), so that the
+	// headers do not tell a first signature from a repeat either.
+	http.SetCookie(w, &http.Cookie{
+		Name: signedCookie(l.ID), Value: sig.ID, Path: "/api/sign", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(r),
+	})
 	h.accepted(w, r, l)
 }
 
@@ -154,7 +164,7 @@ func isHTTPS(r *http.Request) bool {
 // letter went out before and nothing new was sent.
 func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, at time.Time) {
 	date := at.UTC().Format("2 January 2006")
-	msg := "You already signed this letter on " + date + ", and it was sent then. Each person's letter goes out once, so nothing new was sent."
+	msg := "You already signed this letter on " + date + ". Each person's letter goes out once, so nothing new was sent."
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"status": "already_signed", "signed_at": at.UTC().Format(time.RFC3339), "message": msg, "thanks_url": l.ThanksURL,
@@ -190,11 +200,16 @@ func (h *handler) prepare(l *letter.Letter, s *letter.Signer) (*store.Signature,
 	merged := letter.Merge(l, s)
 	msgs := make([]store.Message, len(merged))
 	for i, m := range merged {
+		to := (&mail.Address{Name: m.Target.Name, Address: m.Target.Email}).String()
+		if h.cfg.SandboxTo != "" {
+			to = h.cfg.SandboxTo
+		}
 		msgs[i] = store.Message{
 			ID:          MessageID(sig.ID, i, h.cfg.MessageIDDomain),
 			TargetIndex: i,
 			TargetName:  m.Target.Name,
 			TargetEmail: m.Target.Email,
+			To:          to,
 			From:        from,
 			ReplyTo:     replyTo,
 			Subject:     m.Subject,

@@ -64,7 +64,10 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 		values := formFields(s)
 		for _, f := range l.Form.Fields {
 			labels[f.Name] = f.Label
-			pf := pageField{FormField: f, Value: *values[f.Name], Error: problems[f.Name]}
+			pf := pageField{FormField: f, Error: problems[f.Name]}
+			if v := values[f.Name]; v != nil {
+				pf.Value = *v
+			}
 			if f.Type == "select" {
 				pf.Options = l.Form.States
 			}

@@ -40,17 +40,23 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 		return err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/api/", handler.NewHandler(cfg.Handler(letters, q, log)))
-	if box != nil {
-		mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
-	}
-	mux.Handle("/", staticSite(public))
-
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", handler.NewHandler(cfg.Handler(letters, q, log)))
+	if box != nil {
+		// The outbox shows supporters' names and addresses: only to this
+		// machine.
+		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsLoopback() {
+			mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
+		} else {
+			log.Warn("the local outbox page is served only on a loopback address; letters are kept in the data folder", "addr", ln.Addr().String())
+		}
+	}
+	mux.Handle("/", staticSite(public))
+
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

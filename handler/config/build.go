@@ -39,7 +39,7 @@ func (c *Config) OpenStore(ctx context.Context) (*store.Store, error) {
 // Deliverer sends through Mailgun, or keeps letters in the local outbox
 // (returned too, for its page) when no key is set.
 func (c *Config) Deliverer(st *store.Store, log *slog.Logger) (*deliver.Deliverer, *outbox.Outbox, error) {
-	d := &deliver.Deliverer{Store: st, SandboxTo: c.SandboxTo, Log: log}
+	d := &deliver.Deliverer{Store: st, Log: log}
 	if !c.Outbox() {
 		d.Sender = c.Mailgun()
 		return d, nil, nil
@@ -73,7 +73,7 @@ func (c *Config) QueueOptions(workers int, log *slog.Logger) queue.Options {
 // Handler is the sign handler's configuration.
 func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, log *slog.Logger) handler.Config {
 	return handler.Config{
-		Letters: letters, Recorder: rec, From: c.From, MessageIDDomain: c.MessageIDDomain(), Log: log,
+		Letters: letters, Recorder: rec, From: c.From, MessageIDDomain: c.MessageIDDomain(), SandboxTo: c.SandboxTo, Log: log,
 		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader),
 	}
 }

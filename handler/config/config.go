@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("CAMPAIGN_SEND_RATE"); v != "" {
 		rate, err := strconv.ParseFloat(v, 64)
-		if err != nil || rate < 0 {
+		if err != nil || !(rate >= 0) || math.IsInf(rate, 0) { // !(>=) also refuses NaN
 			errs = append(errs, fmt.Errorf("CAMPAIGN_SEND_RATE %q must be messages per second, like 10", v))
 		}
 		c.SendRate = rate
@@ -107,7 +108,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("CAMPAIGN_SIGN_RATE"); v != "" {
 		rate, err := strconv.ParseFloat(v, 64)
-		if err != nil || rate <= 0 {
+		if err != nil || !(rate > 0) || math.IsInf(rate, 0) {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_SIGN_RATE %q must be signatures a minute per address, like 20", v))
 		}
 		c.SignRate = rate

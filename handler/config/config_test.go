@@ -47,6 +47,12 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
+	for _, v := range []string{"NaN", "Inf", "-1"} {
+		if _, err := Load(env(map[string]string{"CAMPAIGN_SIGN_RATE": v, "CAMPAIGN_SEND_RATE": v})); err == nil ||
+			!strings.Contains(err.Error(), "CAMPAIGN_SIGN_RATE") || !strings.Contains(err.Error(), "CAMPAIGN_SEND_RATE") {
+			t.Errorf("rates %q accepted: %v", v, err)
+		}
+	}
 	for _, name := range []string{"MAILGUN_DOMAIN", "CAMPAIGN_FROM", "CAMPAIGN_SEND_RATE", "CAMPAIGN_SEND_TIMEOUT",
 		"CAMPAIGN_WORKERS", "CAMPAIGN_SANDBOX_TO", "CAMPAIGN_SIGN_RATE"} {
 		if !strings.Contains(err.Error(), name) {

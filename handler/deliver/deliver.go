@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"campaignkit/handler/letter"
 	"campaignkit/handler/store"
@@ -21,23 +22,17 @@ type Sender interface {
 type Deliverer struct {
 	Store  *store.Store
 	Sender Sender
-	// SandboxTo, when set, receives every letter instead of its target.
-	SandboxTo string
-	Log       *slog.Logger
+	Log    *slog.Logger
 }
 
-// Envelope is what goes on the wire for m: to its target, or to
-// sandboxTo when set.
-func Envelope(m *store.Message, sandboxTo string) letter.Envelope {
-	to := m.TargetEmail
-	if m.TargetName != "" {
-		to = formatAddress(m.TargetName, m.TargetEmail)
-	}
-	if sandboxTo != "" {
-		to = sandboxTo
-	}
+// ErrSentNotRecorded is returned when the mail service accepted a message
+// but its state could not be saved. The message must not be sent again.
+var ErrSentNotRecorded = errors.New("deliver: sent, but the sent state could not be recorded")
+
+// Envelope is what goes on the wire for m: exactly what was recorded.
+func Envelope(m *store.Message) letter.Envelope {
 	return letter.Envelope{
-		MessageID: m.ID, From: m.From, ReplyTo: m.ReplyTo, To: to,
+		MessageID: m.ID, From: m.From, ReplyTo: m.ReplyTo, To: m.To,
 		Subject: m.Subject, Text: m.Text, Tag: m.Tag,
 	}
 }
@@ -53,12 +48,15 @@ func (d *Deliverer) One(ctx context.Context, id string) error {
 	if m.State != store.StateQueued {
 		return nil
 	}
-	providerID, sendErr := d.Sender.Send(ctx, Envelope(m, d.SandboxTo))
+	providerID, sendErr := d.Sender.Send(ctx, Envelope(m))
 	if sendErr == nil {
-		// Use a fresh context: once the service accepted the message, the
-		// record of it must not be lost to a cancelled request.
-		if err := d.Store.MarkSent(context.WithoutCancel(ctx), id, providerID); err != nil {
-			return fmt.Errorf("deliver: sent but not recorded: %w", err)
+		// Once the service accepted the message, its record must not be
+		// lost to a cancelled request or a passing database error: a
+		// message still marked queued would be sent again.
+		if err := d.markSent(context.WithoutCancel(ctx), id, providerID); err != nil {
+			d.log().Error("sent but not recorded: the message stays queued and is not sent again",
+				"message", id, "error", err.Error())
+			return fmt.Errorf("%w: %w", ErrSentNotRecorded, err)
 		}
 		d.log().Info("message sent", "message", id, "attempt", m.Attempts+1)
 		return nil
@@ -73,6 +71,20 @@ func (d *Deliverer) One(ctx context.Context, id string) error {
 	d.log().Warn("send failed", "message", id, "attempt", m.Attempts+1, "permanent", letter.IsPermanent(sendErr),
 		"error", sendErr.Error())
 	return sendErr
+}
+
+// markSent records the sent state, retrying for about six seconds.
+func (d *Deliverer) markSent(ctx context.Context, id, providerID string) error {
+	var err error
+	wait := 100 * time.Millisecond
+	for range 6 {
+		if err = d.Store.MarkSent(ctx, id, providerID); err == nil || errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+	return err
 }
 
 func (d *Deliverer) log() *slog.Logger {

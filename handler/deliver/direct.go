@@ -17,8 +17,7 @@ import (
 // (the supporter is told so), a repeat signer is not recognised, and
 // organizers see nothing of it but Mailgun's own logs.
 type Direct struct {
-	Sender    Sender
-	SandboxTo string
+	Sender Sender
 	// Attempts per message (default 3), Backoff before the second (doubling).
 	Attempts int
 	Backoff  time.Duration
@@ -36,7 +35,7 @@ func (d *Direct) Record(ctx context.Context, sig *store.Signature, msgs []store.
 	}
 	var errs []error
 	for i := range msgs {
-		e := Envelope(&msgs[i], d.SandboxTo)
+		e := Envelope(&msgs[i])
 		var err error
 		for a := 1; a <= attempts; a++ {
 			if _, err = d.Sender.Send(ctx, e); err == nil || letter.IsPermanent(err) {

@@ -81,6 +81,13 @@ const ManifestPath = "letters/index.json"
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
+// detailFields are the supporter's details the form may ask for: the
+// contract's field names.
+var detailFields = map[string]bool{
+	"first_name": true, "last_name": true, "email": true, "phone": true,
+	"address": true, "city": true, "state": true, "zip": true,
+}
+
 // Validate checks that a published letter can be merged and sent: an id, a
 // subject, a body, at least one target with a real-looking address, and no
 // merge field the handler does not know.
@@ -108,6 +115,11 @@ func (l *Letter) Validate() error {
 		}
 		if strings.ContainsAny(t.Name, "\r\n") {
 			problems = append(problems, fmt.Sprintf("target %d: name must be one line", i+1))
+		}
+	}
+	for _, f := range l.Form.Fields {
+		if !detailFields[f.Name] {
+			problems = append(problems, fmt.Sprintf("form field %q is not one the handler takes (site/data/form.yaml)", f.Name))
 		}
 	}
 	for _, text := range []string{l.Body, l.Signature} {

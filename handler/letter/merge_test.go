@@ -79,6 +79,8 @@ func TestLetterValidate(t *testing.T) {
 		{"missing salutation", func(l *Letter) { l.Targets[1].Salutation = " " }, "salutation is empty"},
 		{"two-line subject", func(l *Letter) { l.Subject = "a\nb" }, "subject must be one"},
 		{"bad id", func(l *Letter) { l.ID = "Has Spaces" }, "id"},
+		{"form field the handler does not take", func(l *Letter) { l.Form.Fields = []FormField{{Name: "email"}, {Name: "shoe_size"}} },
+			`form field "shoe_size"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -210,29 +210,26 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // WorkFor works the queue until no job is due or budget has passed, then
-// stops: a scheduled function's run. It reports how many due jobs were
-// left (zero when the queue was drained).
+// stops, letting the sends in flight finish (each bounded by JobTimeout):
+// a scheduled function's run, which must end within budget + JobTimeout.
+// It reports how many due jobs were left (zero when the queue was drained).
 func (q *Queue) WorkFor(ctx context.Context, budget time.Duration) (int, error) {
 	deadline := time.Now().Add(budget)
 	if err := q.Start(ctx); err != nil {
 		return 0, err
 	}
 	left := 0
+	var dueErr error
 	for {
 		time.Sleep(250 * time.Millisecond)
-		n, err := q.due(ctx)
-		if err != nil {
-			left = -1
-			break
-		}
-		left = n
-		if left == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		left, dueErr = q.due(ctx)
+		if dueErr != nil || left == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.JobTimeout+time.Second)
 	defer cancel()
-	return left, q.Stop(stopCtx)
+	return left, errors.Join(dueErr, q.Stop(stopCtx))
 }
 
 // due counts jobs ready now or running, including retries whose time has
@@ -275,7 +272,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, deliver.ErrSentNotRecorded) {
+		// Gone, or accepted by the service already: sending again could
+		// only make a duplicate.
 		return river.JobCancel(err)
 	}
 	var se *letter.SendError

@@ -60,7 +60,7 @@ func sign(t *testing.T, q *queue.Queue, n int, to func(i, target int) string) []
 		for target := range 2 {
 			id := fmt.Sprintf("%s.%d@mg.example", sig.ID, target)
 			ids = append(ids, id)
-			msgs = append(msgs, store.Message{ID: id, TargetIndex: target, TargetName: "T", TargetEmail: to(i, target),
+			msgs = append(msgs, store.Message{ID: id, TargetIndex: target, TargetName: "T", TargetEmail: to(i, target), To: to(i, target),
 				From: "letters@mg.example", ReplyTo: sig.Email, Subject: "S", Text: "Body " + id, Tag: "l"})
 		}
 		if _, err := q.Record(context.Background(), sig, msgs); err != nil {
@@ -194,5 +194,81 @@ func TestSendRateCapsMessagesPerSecond(t *testing.T) {
 	// goes at once). No upper bound: a slow machine is not a failure.
 	if elapsed < 1950*time.Millisecond {
 		t.Fatalf("40 messages took %v at a cap of 20/s", elapsed)
+	}
+}
+
+// failSentUpdates makes the next n updates of a message to "sent" fail, as
+// a dropped connection or a locked database would.
+func failSentUpdates(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	for _, stmt := range []string{
+		`CREATE TABLE fail_budget (n INTEGER)`,
+		fmt.Sprintf(`INSERT INTO fail_budget VALUES (%d)`, n),
+		// RAISE(FAIL) keeps the decrement made before it.
+		`CREATE TRIGGER fail_sent BEFORE UPDATE OF state ON messages
+		 WHEN NEW.state = 'sent' AND (SELECT n FROM fail_budget) > 0
+		 BEGIN UPDATE fail_budget SET n = n - 1; SELECT RAISE(FAIL, 'injected failure'); END`,
+	} {
+		if _, err := st.DB().Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSentStateFailingOnceIsRetriedWithoutResending(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+	failSentUpdates(t, st, 1)
+	ids := sign(t, q, 1, target)
+	counts := waitCounts(t, st, 20*time.Second)
+	if counts[store.StateSent] != 2 {
+		t.Fatalf("counts = %v, want both sent", counts)
+	}
+	time.Sleep(300 * time.Millisecond) // a resend would have to come from a retry already due
+	arrived := map[string]int{}
+	for _, m := range mg.Messages() {
+		arrived[strings.Trim(m.Get("h:Message-Id"), "<>")]++
+	}
+	for _, id := range ids {
+		if arrived[id] != 1 {
+			t.Errorf("message %s arrived %d times, want once", id, arrived[id])
+		}
+	}
+}
+
+func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+	failSentUpdates(t, st, 1000)
+	ids := sign(t, q, 1, target)
+	if n := len(mg.WaitFor(2, 10*time.Second)); n != 2 {
+		t.Fatalf("%d letters arrived, want 2", n)
+	}
+	// The deliverer retries the record for a few seconds, then gives up
+	// without sending again; the job is cancelled, not retried.
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var running int
+		st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&running)
+		if running == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(mg.Messages()); n != 2 {
+		t.Fatalf("%d letters arrived, want 2: a message Mailgun accepted was sent again", n)
+	}
+	for _, id := range ids {
+		m, err := st.Message(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State == store.StateSent {
+			t.Fatalf("message %s recorded as sent despite the injected failure: the test proves nothing", id)
+		}
 	}
 }

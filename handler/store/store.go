@@ -56,12 +56,16 @@ type Message struct {
 	TargetIndex int
 	TargetName  string
 	TargetEmail string
-	From        string
-	ReplyTo     string
-	Subject     string
-	Text        string
-	Tag         string
-	State       string
+	// To is the envelope recipient, fixed when the letter is recorded: the
+	// target, or the sandbox address of a preview. Delivery sends exactly
+	// this, whatever process sends it.
+	To      string
+	From    string
+	ReplyTo string
+	Subject string
+	Text    string
+	Tag     string
+	State   string
 	// ProviderID is the id the mail service gave the message.
 	ProviderID string
 	// Error is why the last attempt failed, in the mail service's words.
@@ -175,6 +179,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	target_index INTEGER NOT NULL,
 	target_name TEXT NOT NULL,
 	target_email TEXT NOT NULL,
+	to_addr TEXT NOT NULL,
 	from_addr TEXT NOT NULL,
 	reply_to TEXT NOT NULL,
 	subject TEXT NOT NULL,
@@ -268,9 +273,9 @@ func (s *Store) Record(ctx context.Context, sig *Signature, msgs []Message, also
 		m := &msgs[i]
 		m.SignatureID, m.State, m.CreatedAt, m.UpdatedAt = sig.ID, StateQueued, now, now
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, signature_id, target_index, target_name, target_email, from_addr, reply_to, subject, text, tag, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			m.ID, m.SignatureID, m.TargetIndex, m.TargetName, m.TargetEmail, m.From, m.ReplyTo, m.Subject, m.Text, m.Tag,
+			(id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			m.ID, m.SignatureID, m.TargetIndex, m.TargetName, m.TargetEmail, m.To, m.From, m.ReplyTo, m.Subject, m.Text, m.Tag,
 			m.State, now, now)
 		if err != nil {
 			return nil, fmt.Errorf("store: record message: %w", err)
@@ -312,12 +317,12 @@ func scanSignature(row *sql.Row) (*Signature, error) {
 	return &g, nil
 }
 
-const messageColumns = `id, signature_id, target_index, target_name, target_email, from_addr, reply_to, subject, text, tag,
+const messageColumns = `id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag,
 	state, provider_id, error, attempts, created_at, updated_at`
 
 func scanMessage(sc interface{ Scan(...any) error }) (*Message, error) {
 	var m Message
-	err := sc.Scan(&m.ID, &m.SignatureID, &m.TargetIndex, &m.TargetName, &m.TargetEmail, &m.From, &m.ReplyTo,
+	err := sc.Scan(&m.ID, &m.SignatureID, &m.TargetIndex, &m.TargetName, &m.TargetEmail, &m.To, &m.From, &m.ReplyTo,
 		&m.Subject, &m.Text, &m.Tag, &m.State, &m.ProviderID, &m.Error, &m.Attempts, &m.CreatedAt, &m.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound

@@ -19,7 +19,7 @@ func signature(email string) (*store.Signature, []store.Message) {
 	var msgs []store.Message
 	for i, to := range []string{"one@gov.example", "two@gov.example"} {
 		msgs = append(msgs, store.Message{
-			ID: fmt.Sprintf("%s.%d@mg.example", sig.ID, i), TargetIndex: i, TargetName: "Official", TargetEmail: to,
+			ID: fmt.Sprintf("%s.%d@mg.example", sig.ID, i), TargetIndex: i, TargetName: "Official", TargetEmail: to, To: to,
 			From: "letters@mg.example", ReplyTo: email, Subject: "Subject", Text: "Dear …\n\nText\n", Tag: "family-separation",
 		})
 	}
