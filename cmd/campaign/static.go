@@ -9,7 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"campaignkit/handler"
 )
+
+// siteCSP lets the pages load only their own fingerprinted CSS, JS and
+// icon, and talk only to this origin (netlify.toml sets the same).
+const siteCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // staticSite serves the built site with security headers, gzip for text,
 // and no directory listings; fingerprinted assets are cached for a year,
@@ -18,10 +24,7 @@ func staticSite(public string) http.Handler {
 	files := http.FileServer(http.FS(noListing{os.DirFS(public)}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		handler.SecurityHeaders(h, siteCSP)
 		if isFingerprinted(r.URL.Path) {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {

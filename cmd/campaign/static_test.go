@@ -72,3 +72,14 @@ func TestStaticSite(t *testing.T) {
 		t.Errorf("404: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// The pages carry the same policy whether campaign serve or Netlify serves them.
+func TestSiteCSPMatchesNetlify(t *testing.T) {
+	raw, err := os.ReadFile("../../netlify.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `Content-Security-Policy = "`+siteCSP+`"`) {
+		t.Fatalf("netlify.toml's Content-Security-Policy differs from siteCSP:\n%s", siteCSP)
+	}
+}
