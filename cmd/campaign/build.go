@@ -42,6 +42,9 @@ func buildSite(siteDir, publicDir, deployContext string) error {
 // the function then merges exactly the letters of this build.
 func prepareFunction(publicDir, functionDir, deployContext string) error {
 	dst := filepath.Join(functionDir, buildinfo.Dir)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	entries, err := os.ReadDir(dst)
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
