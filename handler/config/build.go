@@ -62,10 +62,12 @@ func (c *Config) Mailgun() *mailgun.Sender {
 // QueueOptions are the delivery queue's settings, with workers senders.
 func (c *Config) QueueOptions(workers int, log *slog.Logger) queue.Options {
 	return queue.Options{
-		Workers:     workers,
-		SendRate:    c.SendRate,
-		JobTimeout:  c.SendTimeout * 3 / 2,
-		RescueAfter: c.SendTimeout * 3,
+		Workers:  workers,
+		SendRate: c.SendRate,
+		// An attempt is a send plus its record (deliver.RecordBudget); a job
+		// is rescued from a dead process only well after any attempt ends.
+		JobTimeout:  c.SendTimeout*3/2 + deliver.RecordBudget,
+		RescueAfter: 2 * (c.SendTimeout*3/2 + deliver.RecordBudget),
 		Log:         log,
 	}
 }

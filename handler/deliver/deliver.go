@@ -73,18 +73,27 @@ func (d *Deliverer) One(ctx context.Context, id string) error {
 	return sendErr
 }
 
-// markSent records the sent state, retrying for about six seconds.
+// RecordBudget bounds how long recording a sent message may take, retries
+// included: a send's attempt lasts at most its HTTP timeout plus this.
+const RecordBudget = 3 * time.Second
+
+// markSent records the sent state, retrying within RecordBudget.
 func (d *Deliverer) markSent(ctx context.Context, id, providerID string) error {
-	var err error
+	ctx, cancel := context.WithTimeout(ctx, RecordBudget)
+	defer cancel()
 	wait := 100 * time.Millisecond
-	for range 6 {
-		if err = d.Store.MarkSent(ctx, id, providerID); err == nil || errors.Is(err, store.ErrNotFound) {
+	for {
+		err := d.Store.MarkSent(ctx, id, providerID)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		time.Sleep(wait)
-		wait *= 2
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return err
+		}
 	}
-	return err
 }
 
 func (d *Deliverer) log() *slog.Logger {

@@ -83,9 +83,9 @@ func (o *Options) defaults() {
 	if o.RescueAfter <= 0 {
 		o.RescueAfter = 2 * time.Minute
 	}
-	if o.RescueAfter <= o.JobTimeout {
-		o.RescueAfter = o.JobTimeout + time.Second
-	}
+	// A job still sending or recording must never look abandoned.
+	o.JobTimeout = max(o.JobTimeout, deliver.RecordBudget+time.Second)
+	o.RescueAfter = max(o.RescueAfter, o.JobTimeout+deliver.RecordBudget+time.Second)
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
@@ -164,6 +164,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 // message in one transaction.
 func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
 	var opts *river.InsertOpts
+	var jobs []int64
 	if q.opts.TryInline > 0 {
 		opts = &river.InsertOpts{ScheduledAt: time.Now().Add(q.opts.RescueAfter)}
 	}
@@ -172,8 +173,12 @@ func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.M
 		for i, m := range msgs {
 			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}, InsertOpts: opts}
 		}
-		if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+		res, err := q.client.InsertManyTx(ctx, tx, params)
+		if err != nil {
 			return fmt.Errorf("queue: enqueue: %w", err)
+		}
+		for _, r := range res {
+			jobs = append(jobs, r.Job.ID)
 		}
 		return nil
 	})
@@ -184,8 +189,14 @@ func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.M
 	// recorded by the deliverer and left to the job.
 	tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.TryInline)
 	defer cancel()
-	for _, m := range msgs {
-		q.deliver.One(tryCtx, m.ID)
+	for i, m := range msgs {
+		if err := q.deliver.One(tryCtx, m.ID); errors.Is(err, deliver.ErrSentNotRecorded) && i < len(jobs) {
+			// Accepted by the service: its job must not send it again. If
+			// even this fails, the job will (the only duplicate left).
+			if _, err := q.client.JobCancel(context.WithoutCancel(ctx), jobs[i]); err != nil {
+				q.opts.Log.Error("sent but neither recorded nor its job cancelled", "message", m.ID, "error", err.Error())
+			}
+		}
 	}
 	return first, nil
 }
@@ -291,6 +302,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		}
 		w.pacer.pause(wait)
 		return river.JobSnooze(wait)
+	case se != nil && se.Refused:
+		// Every send would fail alike until the operator fixes the key or
+		// domain: hold all workers back, and keep the letter waiting.
+		w.pacer.pause(w.opts.BackoffCap)
+		return river.JobSnooze(w.opts.BackoffCap)
 	case job.Attempt >= job.MaxAttempts:
 		reason := fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
 		if markErr := w.store.MarkFailed(context.WithoutCancel(ctx), job.Args.MessageID, reason); markErr != nil {

@@ -250,15 +250,7 @@ func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
 	}
 	// The deliverer retries the record for a few seconds, then gives up
 	// without sending again; the job is cancelled, not retried.
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		var running int
-		st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&running)
-		if running == 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitJobsCancelled(t, st, 2)
 	if n := len(mg.Messages()); n != 2 {
 		t.Fatalf("%d letters arrived, want 2: a message Mailgun accepted was sent again", n)
 	}
@@ -270,5 +262,70 @@ func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
 		if m.State == store.StateSent {
 			t.Fatalf("message %s recorded as sent despite the injected failure: the test proves nothing", id)
 		}
+	}
+}
+
+// waitJobsCancelled waits until n delivery jobs are cancelled and none is
+// left to run.
+func waitJobsCancelled(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var cancelled, open int
+	for time.Now().Before(deadline) {
+		st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state = 'cancelled'`).Scan(&cancelled)
+		st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')`).Scan(&open)
+		if cancelled == n && open == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%d jobs cancelled and %d still open, want %d and 0", cancelled, open, n)
+}
+
+// The Netlify sign function's path: a send made inline whose record fails
+// cancels its job, so the scheduled run does not send it again.
+func TestInlineSendNotRecordedCancelsItsJob(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	q := start(t, st, mg, queue.Options{TryInline: 5 * time.Second})
+	failSentUpdates(t, st, 1000)
+	sign(t, q, 1, target)
+	if n := len(mg.Messages()); n != 2 {
+		t.Fatalf("%d letters sent inline, want 2", n)
+	}
+	waitJobsCancelled(t, st, 2)
+	// A worker now finds nothing to send.
+	start(t, st, mg, queue.Options{Workers: 2})
+	time.Sleep(300 * time.Millisecond)
+	if n := len(mg.Messages()); n != 2 {
+		t.Fatalf("%d letters, want 2: an inline send was sent again", n)
+	}
+}
+
+// A wrong API key holds every worker back (one call, not one per letter)
+// and keeps the letters queued until the key is fixed.
+func TestWrongKeyHoldsLettersWithoutHammering(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: time.Second})
+	mg.SetAcceptedKey("rotated") // our key is no longer valid
+	ids := sign(t, q, 10, target)
+	time.Sleep(600 * time.Millisecond)
+	calls, statuses := mg.Calls()
+	if statuses[http.StatusUnauthorized] == 0 {
+		t.Fatalf("no 401 seen (%v): the test proves nothing", statuses)
+	}
+	if calls > 8 { // at most the workers already under way when the first 401 came back
+		t.Fatalf("%d calls with a refused key for %d letters: every letter hammered Mailgun", calls, len(ids))
+	}
+	counts, _ := st.Counts(context.Background())
+	if counts[store.StateQueued] != len(ids) {
+		t.Fatalf("counts = %v, want every letter still queued", counts)
+	}
+	mg.SetAcceptedKey(mg.APIKey) // the operator fixes the key
+	if counts := waitCounts(t, st, 30*time.Second); counts[store.StateSent] != len(ids) {
+		t.Fatalf("after the fix: %v", counts)
 	}
 }

@@ -16,12 +16,12 @@ import (
 	"campaignkit/handler/queue"
 )
 
-// A scheduled function has 30 seconds: each send may take up to
-// sendTimeout (its job 1.5 times that), and no job starts after budget, so
-// a run ends within budget + 1.5 × sendTimeout + 1 s = 28 s.
+// A scheduled function has 30 seconds. Each attempt lasts at most its
+// JobTimeout (sendTimeout × 1.5 + the record budget = 15 s), so no job
+// starts later than that (and a margin) before the deadline.
 const (
 	sendTimeout = 8 * time.Second
-	budget      = 15 * time.Second
+	runLimit    = 30 * time.Second
 )
 
 func main() {
@@ -32,6 +32,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, log *slog.Logger) events.APIGatewayProxyResponse {
+	start := time.Now()
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		log.Error("configuration", "error", err.Error())
@@ -57,6 +58,15 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 	if err != nil {
 		log.Error("queue", "error", err.Error())
 		return events.APIGatewayProxyResponse{StatusCode: 500, Body: "queue unavailable"}
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = start.Add(runLimit)
+	}
+	budget := time.Until(deadline) - cfg.QueueOptions(0, log).JobTimeout - 2*time.Second
+	if budget <= 0 {
+		log.Warn("no time left for a delivery run", "left", time.Until(deadline).String())
+		return events.APIGatewayProxyResponse{StatusCode: 200, Body: "no time"}
 	}
 	left, err := q.WorkFor(ctx, budget)
 	if err != nil {

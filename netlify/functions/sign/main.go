@@ -62,7 +62,12 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		log.Error("MAILGUN_API_KEY is not set: letters are refused")
 		rec = refuse{"Sending letters is not set up on this site yet."}
 	case cfg.DatabaseURL != "":
-		rec = &lazyDurable{open: func() (handler.Recorder, error) { return durable(ctx, cfg, log) }, log: log}
+		rec = &lazyDurable{open: func() (handler.Recorder, error) {
+			// An unreachable host must not hold a supporter past Netlify's limit.
+			ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+			defer cancel()
+			return durable(ctx, cfg, log)
+		}, log: log}
 		rec.(*lazyDurable).get() // connect at cold start, not on the first supporter's time
 	default:
 		// No database: send now, with a few quick retries (see README).
@@ -88,7 +93,8 @@ func durable(ctx context.Context, cfg *config.Config, log *slog.Logger) (handler
 		return nil, err
 	}
 	opts := cfg.QueueOptions(0, log)
-	opts.TryInline = 6 * time.Second // within Netlify's 10 s per call
+	// Within Netlify's 10 s per call, with the record of each send.
+	opts.TryInline = 5 * time.Second
 	return queue.New(st, d, opts)
 }
 
