@@ -419,6 +419,7 @@ func TestStatuses(t *testing.T) {
 		{"JSON wrong type", http.MethodPost, "application/json", `{"zip":62701}`, nil, http.StatusBadRequest, "request"},
 		{"field twice", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&email=b@example.org", jsonHeader, http.StatusBadRequest, "request"},
 		{"bad URL encoding", http.MethodPost, "application/x-www-form-urlencoded", "first_name=%zz", jsonHeader, http.StatusBadRequest, "request"},
+		{"no letter", http.MethodPost, "application/x-www-form-urlencoded", strings.Replace(valid.Encode(), "letter=family-separation", "letter=", 1), jsonHeader, http.StatusUnprocessableEntity, "letter"},
 		{"unknown letter", http.MethodPost, "application/x-www-form-urlencoded", strings.Replace(valid.Encode(), "family-separation", "nope", 1), jsonHeader, http.StatusNotFound, "letter"},
 		{"too large", http.MethodPost, "application/x-www-form-urlencoded", valid.Encode() + "&body=" + strings.Repeat("a", handler.MaxRequestBytes), jsonHeader, http.StatusRequestEntityTooLarge, "request"},
 		{"invalid fields", http.MethodPost, "application/x-www-form-urlencoded", "letter=family-separation&email=nope", jsonHeader, http.StatusUnprocessableEntity, "email"},

@@ -41,6 +41,9 @@ type SendError struct {
 	Permanent bool
 	// RateLimited is set when the service asked us to slow down.
 	RateLimited bool
+	// Refused is set when the service refused our credentials, domain or
+	// region: every send fails alike until the operator fixes it.
+	Refused bool
 	// RetryAfter is the wait the service asked for, when it said.
 	RetryAfter time.Duration
 	Err        error

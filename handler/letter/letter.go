@@ -81,10 +81,10 @@ const ManifestPath = "letters/index.json"
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
-// detailFields are the supporter's details the form may ask for: the
-// contract's field names.
+// detailFields are the supporter's details the form may ask for (the
+// contract's names), each true when Signer.Validate requires it.
 var detailFields = map[string]bool{
-	"first_name": true, "last_name": true, "email": true, "phone": true,
+	"first_name": true, "last_name": true, "email": true, "phone": false,
 	"address": true, "city": true, "state": true, "zip": true,
 }
 
@@ -117,9 +117,16 @@ func (l *Letter) Validate() error {
 			problems = append(problems, fmt.Sprintf("target %d: name must be one line", i+1))
 		}
 	}
+	asked := map[string]bool{}
 	for _, f := range l.Form.Fields {
-		if !detailFields[f.Name] {
+		asked[f.Name] = true
+		if _, ok := detailFields[f.Name]; !ok {
 			problems = append(problems, fmt.Sprintf("form field %q is not one the handler takes (site/data/form.yaml)", f.Name))
+		}
+	}
+	for name, required := range detailFields {
+		if required && len(l.Form.Fields) > 0 && !asked[name] {
+			problems = append(problems, fmt.Sprintf("form field %q is required by the handler but missing from the form (site/data/form.yaml)", name))
 		}
 	}
 	for _, text := range []string{l.Body, l.Signature} {

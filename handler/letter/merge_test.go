@@ -79,8 +79,11 @@ func TestLetterValidate(t *testing.T) {
 		{"missing salutation", func(l *Letter) { l.Targets[1].Salutation = " " }, "salutation is empty"},
 		{"two-line subject", func(l *Letter) { l.Subject = "a\nb" }, "subject must be one"},
 		{"bad id", func(l *Letter) { l.ID = "Has Spaces" }, "id"},
-		{"form field the handler does not take", func(l *Letter) { l.Form.Fields = []FormField{{Name: "email"}, {Name: "shoe_size"}} },
+		{"form field the handler does not take", func(l *Letter) { l.Form.Fields = append(fullForm(), FormField{Name: "shoe_size"}) },
 			`form field "shoe_size"`},
+		{"form without a field the handler requires", func(l *Letter) { l.Form.Fields = fullForm()[1:] },
+			`"first_name" is required by the handler`},
+		{"form with every field", func(l *Letter) { l.Form.Fields = fullForm() }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,4 +142,12 @@ func TestLoadRefusesBrokenSites(t *testing.T) {
 			}
 		})
 	}
+}
+
+func fullForm() []FormField {
+	var f []FormField
+	for _, name := range []string{"first_name", "last_name", "email", "phone", "address", "city", "state", "zip"} {
+		f = append(f, FormField{Name: name})
+	}
+	return f
 }

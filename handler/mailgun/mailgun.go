@@ -86,7 +86,7 @@ func classify(err error, retryAfter time.Duration) error {
 		case ue.Actual == http.StatusUnauthorized || ue.Actual == http.StatusForbidden || ue.Actual == http.StatusNotFound:
 			// A wrong or rotated key, or a wrong domain or region: the
 			// operator's to fix, and the letters must wait for it, not fail.
-			return &letter.SendError{Err: fmt.Errorf("%w (check MAILGUN_API_KEY, MAILGUN_DOMAIN and MAILGUN_API_BASE)", msg)}
+			return &letter.SendError{Refused: true, Err: fmt.Errorf("%w (check MAILGUN_API_KEY, MAILGUN_DOMAIN and MAILGUN_API_BASE)", msg)}
 		default:
 			return &letter.SendError{Permanent: true, Err: msg}
 		}

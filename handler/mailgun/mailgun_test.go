@@ -37,15 +37,16 @@ func TestSendClassifiesFailures(t *testing.T) {
 		status                 int
 		header                 map[string]string
 		permanent, rateLimited bool
+		refused                bool
 		retryAfter             time.Duration
 	}{
-		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, false, true, 7 * time.Second},
-		{"429 without Retry-After", 429, nil, false, true, 0},
-		{"500", 500, nil, false, false, 0},
-		{"503 with Retry-After", 503, map[string]string{"Retry-After": "3"}, false, false, 3 * time.Second},
-		{"400", 400, nil, true, false, 0},
-		{"401: a wrong key waits for the operator", 401, nil, false, false, 0},
-		{"404: a wrong domain or region waits too", 404, nil, false, false, 0},
+		{"429 with Retry-After", 429, map[string]string{"Retry-After": "7"}, false, true, false, 7 * time.Second},
+		{"429 without Retry-After", 429, nil, false, true, false, 0},
+		{"500", 500, nil, false, false, false, 0},
+		{"503 with Retry-After", 503, map[string]string{"Retry-After": "3"}, false, false, false, 3 * time.Second},
+		{"400", 400, nil, true, false, false, 0},
+		{"401: a wrong key waits for the operator", 401, nil, false, false, true, 0},
+		{"404: a wrong domain or region waits too", 404, nil, false, false, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,9 +56,9 @@ func TestSendClassifiesFailures(t *testing.T) {
 			if !errors.As(err, &se) {
 				t.Fatalf("error %v is not a SendError", err)
 			}
-			if se.Permanent != tt.permanent || se.RateLimited != tt.rateLimited || se.RetryAfter != tt.retryAfter {
-				t.Fatalf("got permanent=%v rateLimited=%v retryAfter=%v; want %v %v %v",
-					se.Permanent, se.RateLimited, se.RetryAfter, tt.permanent, tt.rateLimited, tt.retryAfter)
+			if se.Permanent != tt.permanent || se.RateLimited != tt.rateLimited || se.Refused != tt.refused || se.RetryAfter != tt.retryAfter {
+				t.Fatalf("got permanent=%v rateLimited=%v refused=%v retryAfter=%v; want %v %v %v %v",
+					se.Permanent, se.RateLimited, se.Refused, se.RetryAfter, tt.permanent, tt.rateLimited, tt.refused, tt.retryAfter)
 			}
 		})
 	}

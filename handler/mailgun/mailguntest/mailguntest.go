@@ -51,7 +51,10 @@ type Behaviour struct {
 // Server is the stand-in.
 type Server struct {
 	*httptest.Server
+	// APIKey is the key clients are configured with.
 	APIKey string
+	// accepts is the key the server accepts (APIKey unless rotated).
+	accepts string
 
 	mu        sync.Mutex
 	behaviour Behaviour
@@ -65,13 +68,21 @@ type Server struct {
 
 // New starts a stand-in that accepts the API key "key-test".
 func New() *Server {
-	s := &Server{APIKey: "key-test", statuses: map[int]int{}}
+	s := &Server{APIKey: "key-test", accepts: "key-test", statuses: map[int]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
 // APIBase is what MAILGUN_API_BASE (or SetAPIBase) takes.
 func (s *Server) APIBase() string { return s.URL + "/v3" }
+
+// SetAcceptedKey changes the key the server accepts, as a rotated or
+// revoked key would.
+func (s *Server) SetAcceptedKey(key string) {
+	s.mu.Lock()
+	s.accepts = key
+	s.mu.Unlock()
+}
 
 // SetBehaviour changes how the server answers from now on.
 func (s *Server) SetBehaviour(b Behaviour) {
@@ -122,7 +133,7 @@ func (s *Server) answer(w http.ResponseWriter, status int, body any) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls++
-	b := s.behaviour
+	b, key := s.behaviour, s.accepts
 	s.mu.Unlock()
 
 	// POST /v3/{domain}/messages
@@ -132,7 +143,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, pass, ok := r.BasicAuth()
-	if !ok || user != "api" || subtle.ConstantTimeCompare([]byte(pass), []byte(s.APIKey)) != 1 {
+	if !ok || user != "api" || subtle.ConstantTimeCompare([]byte(pass), []byte(key)) != 1 {
 		s.answer(w, http.StatusUnauthorized, map[string]string{"message": "Invalid private key"})
 		return
 	}
