@@ -2,8 +2,6 @@ package queue
 
 import (
 	"context"
-	"io"
-	"os"
 	"sync"
 	"time"
 )
@@ -64,8 +62,3 @@ func (p *pacer) paused() time.Duration {
 	defer p.mu.Unlock()
 	return max(time.Until(p.pausedUntil), 0)
 }
-
-// logWriter sends River's own warnings to standard error.
-type logWriter struct{}
-
-func (logWriter) Write(b []byte) (int, error) { return io.Writer(os.Stderr).Write(b) }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -124,7 +125,7 @@ func driverFor(st *store.Store) riverdriver.Driver[*sql.Tx] {
 
 // quiet is River's own logger: only its warnings and errors.
 func quiet() *slog.Logger {
-	return slog.New(slog.NewTextHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // New returns a queue on the store's database; d sends the messages. Call
