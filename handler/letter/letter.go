@@ -48,6 +48,18 @@ type Letter struct {
 	Lang       string `json:"lang"`
 	Stylesheet string `json:"stylesheet"`
 	Form       Form   `json:"form"`
+	// Pages are the handler's own pages as Hugo built them for this letter
+	// (the site's header, footer, form and words), which the handler fills.
+	Pages Pages `json:"pages"`
+}
+
+// Pages are HTML documents Hugo built for the handler to fill in.
+type Pages struct {
+	// Error is the form's error page: the form again, to be filled with
+	// what the supporter typed and what is wrong with it.
+	Error string `json:"error"`
+	// Already tells a repeat signer their letter went out before.
+	Already string `json:"already"`
 }
 
 // Form describes the sign-and-send form as the site renders it.

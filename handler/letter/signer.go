@@ -187,3 +187,17 @@ func hasControl(s string, multiline bool) bool {
 	}
 	return false
 }
+
+// Values are the signer's form fields by their contract names, as the
+// form would post them (opt_in is "yes" when ticked, else "").
+func (s *Signer) Values() map[string]string {
+	v := map[string]string{
+		"letter": s.Letter, "first_name": s.FirstName, "last_name": s.LastName, "email": s.Email,
+		"address": s.Address, "city": s.City, "state": s.State, "zip": s.Zip, "phone": s.Phone,
+		"subject": s.Subject, "body": s.Body, "source": s.Source, "website": s.Website,
+	}
+	if s.OptIn {
+		v["opt_in"] = "yes"
+	}
+	return v
+}
