@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,12 +22,10 @@ import (
 
 	"campaignkit/bench/loadtest"
 	"campaignkit/handler"
-	"campaignkit/handler/deliver"
+	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
-	"campaignkit/handler/mailgun"
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/queue"
-	"campaignkit/handler/store"
+	"campaignkit/handler/store/sqlite"
 )
 
 func main() {
@@ -112,6 +109,16 @@ func load(url string, d time.Duration, c int, firstIndex int) loadResult {
 	return res
 }
 
+// campaign opens the campaign's parts as `campaign serve` does, from env.
+func campaign(ctx context.Context, env map[string]string, workers int) (*config.Config, *config.Parts, error) {
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, nil, err
+	}
+	parts, err := cfg.Open(ctx, config.Program{Workers: workers, SQLite: sqlite.Open}, quiet())
+	return cfg, parts, err
+}
+
 // intake compares the real handler, committing each signature with its
 // delivery jobs to SQLite, with a bare handler that answers 303 at once.
 func intake(d time.Duration, c int, databaseURL string) error {
@@ -125,27 +132,18 @@ func intake(d time.Duration, c int, databaseURL string) error {
 	if err != nil {
 		return err
 	}
-	open, database := func() (*store.Store, error) { return store.OpenSQLite(ctx, dir) }, "SQLite WAL"
+	database := "SQLite WAL"
 	if databaseURL != "" {
-		open, database = func() (*store.Store, error) { return store.OpenPostgres(ctx, databaseURL) }, "Postgres"
+		database = "Postgres"
 	}
-	st, err := open()
+	// Insert-only (no workers): this measures taking signatures, not sending them.
+	cfg, parts, err := campaign(ctx, map[string]string{"CAMPAIGN_DATA_DIR": dir, "DATABASE_URL": databaseURL,
+		"CAMPAIGN_SIGN_RATE": "1000000000"}, 0)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := queue.Migrate(ctx, st); err != nil {
-		return err
-	}
-	// Insert-only: this measures taking signatures, not sending them.
-	q, err := queue.New(st, &deliver.Deliverer{Store: st}, queue.Options{Log: quiet()})
-	if err != nil {
-		return err
-	}
-	real := httptest.NewServer(handler.NewHandler(handler.Config{
-		Letters: letters, Recorder: q, From: mail.Address{Address: "letters@mg.example"}, MessageIDDomain: "mg.example",
-		Log: quiet(), RatePerMinute: 1e9, Burst: 1e9,
-	}))
+	defer parts.Close()
+	real := httptest.NewServer(handler.New(cfg.Handler(letters, parts.Recorder, quiet())))
 	defer real.Close()
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -157,7 +155,7 @@ func intake(d time.Duration, c int, databaseURL string) error {
 	load(real.URL+"/api/sign", time.Second, c, 1_000_000)
 	b := load(bare.URL+"/api/sign", d, c, 2_000_000)
 	r := load(real.URL+"/api/sign", d, c, 3_000_000)
-	n, err := st.SignatureCount(ctx)
+	n, err := parts.Store.SignatureCount(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,62 +176,48 @@ func drain(rate, backlog int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.OpenSQLite(ctx, dir)
+	letters, err := letter.Load(os.DirFS("handler/testdata/site"))
 	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := queue.Migrate(ctx, st); err != nil {
 		return err
 	}
 	mg := mailguntest.New()
 	defer mg.Close()
 	mg.SetBehaviour(mailguntest.Behaviour{RateLimit: rate})
-	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Config{
-		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 10 * time.Second,
-	})}
-	fill, err := queue.New(st, d, queue.Options{Log: quiet()})
+	cfg, parts, err := campaign(ctx, map[string]string{"CAMPAIGN_DATA_DIR": dir, "MAILGUN_API_KEY": mg.APIKey,
+		"MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(), "CAMPAIGN_SEND_TIMEOUT": "10s",
+		"CAMPAIGN_SEND_RATE": fmt.Sprint(rate), "CAMPAIGN_WORKERS": "16"}, 16)
 	if err != nil {
 		return err
 	}
+	defer parts.Close()
+	sending := cfg.Sending()
 	fillStart := time.Now()
 	for i := 0; i < backlog/2; i++ {
-		sig := &store.Signature{ID: store.NewID(), LetterID: "family-separation", FirstName: "F", LastName: "L",
-			Email: loadtest.Email(i), Address: "A", City: "C", State: "IL", Zip: "62701"}
-		msgs := make([]store.Message, 2)
-		for t := range msgs {
-			msgs[t] = store.Message{ID: handler.MessageID(sig.ID, t, "mg.example"), TargetIndex: t, TargetName: "T",
-				TargetEmail: fmt.Sprintf("t%d@gov.example", t), To: fmt.Sprintf("t%d@gov.example", t), From: "letters@mg.example", ReplyTo: sig.Email,
-				Subject: "S", Text: "Letter text", Tag: "family-separation"}
-		}
-		if _, err := fill.Record(ctx, sig, msgs); err != nil {
+		s := &letter.Signer{Letter: "family-separation", FirstName: "F", LastName: "L", Email: loadtest.Email(i),
+			Address: "A", City: "C", State: "IL", Zip: "62701"}
+		sig, msgs := letter.Sign(letters["family-separation"], s, sending)
+		if _, err := parts.Queue.Record(ctx, sig, msgs); err != nil {
 			return err
 		}
 	}
 	fillTime := time.Since(fillStart)
 
-	q, err := queue.New(st, d, queue.Options{Workers: 16, SendRate: float64(rate), Log: quiet()})
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	if err := q.Start(ctx); err != nil {
+	if err := parts.Queue.Start(ctx); err != nil {
 		return err
 	}
 	for {
-		counts, err := st.Counts(ctx)
+		counts, err := parts.Store.Counts(ctx)
 		if err != nil {
 			return err
 		}
-		if counts[store.StateQueued] == 0 {
+		if counts[letter.StateQueued] == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	q.Stop(stopCtx)
+	parts.Close()
 	calls, statuses := mg.Calls()
 	sent := len(mg.Messages())
 	perSec := float64(sent) / elapsed.Seconds()

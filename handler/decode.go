@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"campaignkit/handler/letter"
 )
@@ -40,35 +41,25 @@ func decode(w http.ResponseWriter, r *http.Request) (*letter.Signer, error) {
 	}
 }
 
-// formFields are the contract's field names, each bound to where it goes.
-func formFields(s *letter.Signer) map[string]*string {
-	return map[string]*string{
-		"letter": &s.Letter, "first_name": &s.FirstName, "last_name": &s.LastName, "email": &s.Email,
-		"address": &s.Address, "city": &s.City, "state": &s.State, "zip": &s.Zip, "phone": &s.Phone,
-		"subject": &s.Subject, "body": &s.Body, "source": &s.Source, "website": &s.Website,
-	}
-}
-
 func decodeForm(body []byte) (*letter.Signer, error) {
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, malformed("the form data is not valid URL encoding")
 	}
 	s := &letter.Signer{}
-	fields := formFields(s)
 	var problem error
 	for name, vs := range values {
 		if len(vs) > 1 && problem == nil {
 			problem = malformed(fmt.Sprintf("the field %q was sent more than once", name))
 		}
-		if dst, ok := fields[name]; ok {
-			*dst = vs[0]
-		}
-		// Other names are ignored: nothing outside the contract reaches a letter.
 	}
-	optIn, ok := parseBool(values.Get("opt_in"))
+	// Names outside the contract are ignored: nothing else reaches a letter.
+	for _, f := range letter.Fields {
+		*f.Of(s) = values.Get(f.Name)
+	}
+	optIn, ok := parseBool(values.Get(letter.OptIn))
 	if !ok && problem == nil {
-		problem = letter.FieldErrors{"opt_in": "Please tick the box or leave it empty."}
+		problem = letter.FieldErrors{letter.OptIn: "Please tick the box or leave it empty."}
 	}
 	s.OptIn = optIn
 	return s, problem
@@ -84,23 +75,60 @@ func parseBool(v string) (value, ok bool) {
 	return false, false
 }
 
+// decodeJSON reads one JSON object of the contract's fields. Names match
+// exactly (EMAIL is not email), none may repeat, and a field that is not
+// valid UTF-8 is named rather than silently repaired.
 func decodeJSON(body []byte) (*letter.Signer, error) {
-	if !json.Valid(body) {
-		return nil, malformed("the body is not valid JSON")
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var s letter.Signer
-	if err := dec.Decode(&s); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return &s, malformed(fmt.Sprintf("the field %q has the wrong type", typeErr.Field))
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return &s, malformed(strings.TrimPrefix(err.Error(), "json: ") + " (see the field list of the contract)")
-		default:
-			return &s, malformed("the body is not a JSON object of the signature's fields")
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, malformed("the body is not a JSON object of the signature's fields")
+	}
+	s := &letter.Signer{}
+	seen := map[string]bool{}
+	invalid := letter.FieldErrors{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return s, malformed("the body is not valid JSON")
+		}
+		name := t.(string) // object keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return s, malformed("the body is not valid JSON")
+		}
+		if seen[name] {
+			return s, malformed(fmt.Sprintf("the field %q was sent more than once", name))
+		}
+		seen[name] = true
+		if !utf8.Valid(raw) {
+			invalid[name] = "This contains characters we cannot read."
+			continue
+		}
+		if name == letter.OptIn {
+			if err := json.Unmarshal(raw, &s.OptIn); err != nil {
+				return s, malformed(fmt.Sprintf("the field %q must be true or false", name))
+			}
+			continue
+		}
+		f, ok := letter.FieldByName(name)
+		if !ok {
+			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))
+		}
+		if string(raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(raw, f.Of(s)); err != nil {
+			return s, malformed(fmt.Sprintf("the field %q must be a string", name))
 		}
 	}
-	return &s, nil
+	if _, err := dec.Token(); err != nil {
+		return s, malformed("the body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s, malformed("the body must be one JSON object")
+	}
+	if len(invalid) > 0 {
+		return s, invalid
+	}
+	return s, nil
 }

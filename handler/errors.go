@@ -25,13 +25,6 @@ var (
 	errUnknownLetter = &requestError{http.StatusNotFound, "letter", "This letter does not exist (any more). Please start again from the campaign page."}
 )
 
-// Unavailable is returned by a Recorder that will not take signatures
-// now, with words for the supporter (a deploy preview that must not mail
-// officials, a function without a Mailgun key).
-type Unavailable struct{ Reason string }
-
-func (e *Unavailable) Error() string { return e.Reason }
-
 func malformed(why string) error {
 	return &requestError{http.StatusBadRequest, "", "The request is malformed: " + why + "."}
 }
@@ -43,7 +36,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, s *letter.Signer,
 	status, problems := http.StatusInternalServerError, map[string]string{}
 	var fieldErrs letter.FieldErrors
 	var reqErr *requestError
-	var unavailable *Unavailable
+	var unavailable *letter.Unavailable
 	switch {
 	case errors.As(err, &unavailable):
 		status = http.StatusServiceUnavailable

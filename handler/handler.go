@@ -1,7 +1,7 @@
 // Package handler is the campaign's HTTP handler: it takes a supporter's
 // signature (POST /api/sign), validates it, merges it into the published
 // letter, records it and hands it to delivery. Both homes, `campaign
-// serve` and the Netlify function, wrap the same NewHandler.
+// serve` and the Netlify function, wrap the same New.
 package handler
 
 import (
@@ -11,34 +11,29 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 
 	"campaignkit/handler/letter"
-	"campaignkit/handler/store"
 )
 
 // Recorder commits a signature and its messages before the supporter gets
-// an answer (store.Store, with the delivery queue joined in).
+// an answer (the delivery queue, or a direct send). It returns
+// letter.ErrDuplicate with the first signature when the address signed
+// before, and *letter.Unavailable when it will not take letters now.
 type Recorder interface {
-	Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error)
+	Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error)
 }
 
-// Config is what the handler needs, built once by the program that runs it.
-type Config struct {
+// Settings are what the handler needs, built once by the program that runs it.
+type Settings struct {
 	Letters  letter.Letters
 	Recorder Recorder
-	// From is the From address of every letter (CAMPAIGN_FROM); its display
-	// name, if any, follows the signer's name.
-	From mail.Address
-	// MessageIDDomain is the right-hand side of our Message-Ids.
-	MessageIDDomain string
-	// SandboxTo, when set, receives every letter instead of its target
-	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews). It is fixed into
-	// each message when recorded.
-	SandboxTo string
+	// Sending addresses the letters: From, Message-Ids, and the sandbox
+	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews), fixed into each
+	// message when recorded.
+	Sending letter.Sending
 	// ClientIP names the client for rate limiting; nil means the
 	// connection's address.
 	ClientIP func(*http.Request) string
@@ -55,13 +50,13 @@ type Config struct {
 const MaxRequestBytes = 128 << 10
 
 type handler struct {
-	cfg     Config
+	cfg     Settings
 	limiter *limiter
 	log     *slog.Logger
 }
 
-// NewHandler returns the handler for /api/sign.
-func NewHandler(cfg Config) http.Handler {
+// New returns the handler for /api/sign.
+func New(cfg Settings) http.Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -119,13 +114,13 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, s, errUnknownLetter)
 		return
 	}
-	if errs := s.Validate(); errs != nil {
+	if errs := s.Validate(l); errs != nil {
 		h.fail(w, r, s, errs)
 		return
 	}
-	sig, msgs := h.prepare(l, s)
+	sig, msgs := letter.Sign(l, s, h.cfg.Sending)
 	first, err := h.cfg.Recorder.Record(r.Context(), sig, msgs)
-	duplicate := errors.Is(err, store.ErrDuplicate)
+	duplicate := errors.Is(err, letter.ErrDuplicate)
 	if err != nil && !duplicate {
 		h.fail(w, r, s, fmt.Errorf("record: %w", err))
 		return
@@ -171,59 +166,9 @@ func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *lette
 		})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := alreadyTemplate.Execute(w, map[string]any{"Letter": l, "Message": msg}); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
-}
-
-// prepare turns a valid signer into the signature and the messages to record.
-func (h *handler) prepare(l *letter.Letter, s *letter.Signer) (*store.Signature, []store.Message) {
-	sig := &store.Signature{
-		ID: store.NewID(), LetterID: l.ID, FirstName: s.FirstName, LastName: s.LastName, Email: s.Email,
-		Address: s.Address, City: s.City, State: s.State, Zip: s.Zip, Phone: s.Phone, OptIn: s.OptIn,
-		Source: s.Source, Subject: s.Subject, Body: s.Body,
-	}
-	// An unedited letter is recorded as such, so organizers can tell.
-	if s.Subject == l.Subject {
-		sig.Subject = ""
-	}
-	if s.Body == l.Body {
-		sig.Body = ""
-	}
-	fromName := s.FullName()
-	if h.cfg.From.Name != "" {
-		fromName += " via " + h.cfg.From.Name
-	}
-	from := (&mail.Address{Name: fromName, Address: h.cfg.From.Address}).String()
-	replyTo := (&mail.Address{Name: s.FullName(), Address: s.Email}).String()
-	merged := letter.Merge(l, s)
-	msgs := make([]store.Message, len(merged))
-	for i, m := range merged {
-		to := (&mail.Address{Name: m.Target.Name, Address: m.Target.Email}).String()
-		if h.cfg.SandboxTo != "" {
-			to = h.cfg.SandboxTo
-		}
-		msgs[i] = store.Message{
-			ID:          MessageID(sig.ID, i, h.cfg.MessageIDDomain),
-			TargetIndex: i,
-			TargetName:  m.Target.Name,
-			TargetEmail: m.Target.Email,
-			To:          to,
-			From:        from,
-			ReplyTo:     replyTo,
-			Subject:     m.Subject,
-			Text:        m.Text,
-			Tag:         l.ID,
-		}
-	}
-	return sig, msgs
-}
-
-// MessageID is our Message-Id for a signature's message to target i: the
-// same on every attempt, so a retried send is recognisably the same letter.
-func MessageID(signatureID string, target int, domain string) string {
-	return fmt.Sprintf("%s.%d@%s", signatureID, target, domain)
 }
 
 // accepted answers a recorded signature: the thank-you page for a form post,

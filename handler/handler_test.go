@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"net/url"
 	"os"
 	"slices"
@@ -16,12 +15,11 @@ import (
 	"time"
 
 	"campaignkit/handler"
-	"campaignkit/handler/deliver"
+	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
-	"campaignkit/handler/mailgun"
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
+	"campaignkit/handler/store/sqlite"
 )
 
 const domain = "mg.example"
@@ -36,8 +34,9 @@ type env struct {
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newEnv runs the handler with a real SQLite store and delivery queue,
-// sending through mailgun-go to a stand-in Mailgun.
-func newEnv(t *testing.T, tweak func(*handler.Config)) *env {
+// sending through mailgun-go to a stand-in Mailgun: the parts `campaign
+// serve` opens, from the same configuration.
+func newEnv(t *testing.T, tweak func(*handler.Settings)) *env {
 	t.Helper()
 	ctx := context.Background()
 	letters, err := letter.Load(os.DirFS("testdata/site"))
@@ -46,39 +45,27 @@ func newEnv(t *testing.T, tweak func(*handler.Config)) *env {
 	}
 	mg := mailguntest.New()
 	t.Cleanup(mg.Close)
-	st, err := store.OpenSQLite(ctx, t.TempDir())
+	vars := map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": domain, "MAILGUN_API_BASE": mg.APIBase(),
+		"CAMPAIGN_SEND_TIMEOUT": "5s", "CAMPAIGN_DATA_DIR": t.TempDir()}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	if err := queue.Migrate(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	d := &deliver.Deliverer{Store: st, Log: quietLog(), Sender: mailgun.New(mailgun.Config{
-		Domain: domain, APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second,
-	})}
-	q, err := queue.New(st, d, queue.Options{Workers: 2, PollInterval: 100 * time.Millisecond, Log: quietLog()})
+	parts, err := cfg.Open(ctx, config.Program{Workers: 2, PollInterval: 100 * time.Millisecond, SQLite: sqlite.Open}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
+	t.Cleanup(func() { parts.Close() })
+	if err := parts.Queue.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		q.Stop(ctx)
-	})
-	cfg := handler.Config{
-		Letters: letters, Recorder: q, From: mail.Address{Address: "letters@" + domain},
-		MessageIDDomain: domain, Log: quietLog(),
-	}
+	settings := cfg.Handler(letters, parts.Recorder, quietLog())
 	if tweak != nil {
-		tweak(&cfg)
+		tweak(&settings)
 	}
-	srv := httptest.NewServer(handler.NewHandler(cfg))
+	srv := httptest.NewServer(handler.New(settings))
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, mg: mg, store: st, letters: letters}
+	return &env{srv: srv, mg: mg, store: parts.Store, letters: letters}
 }
 
 func signerForm() url.Values {
@@ -198,7 +185,7 @@ func TestFormPostSendsOneLetterPerTarget(t *testing.T) {
 	waitSent(t, e.store, sigID, 2)
 	stored, _ = e.store.Messages(context.Background(), sigID)
 	for _, m := range stored {
-		if m.State != store.StateSent || !strings.Contains(m.ProviderID, "stand-in") {
+		if m.State != letter.StateSent || !strings.Contains(m.ProviderID, "stand-in") {
 			t.Errorf("stored message %s: state %s, provider id %q", m.ID, m.State, m.ProviderID)
 		}
 	}
@@ -214,7 +201,7 @@ func waitSent(t *testing.T, st *store.Store, sigID string, n int) {
 		}
 		sent := 0
 		for _, m := range msgs {
-			if m.State == store.StateSent {
+			if m.State == letter.StateSent {
 				sent++
 			}
 		}
@@ -268,7 +255,7 @@ func TestJSONPostWithEditedLetter(t *testing.T) {
 }
 
 func TestHeaderInjectionAndExtraRecipientsReachNothing(t *testing.T) {
-	e := newEnv(t, func(c *handler.Config) { c.Burst = 1000 })
+	e := newEnv(t, func(c *handler.Settings) { c.Burst = 1000 })
 	const evil = "evil@attacker.example"
 	// Line breaks in any field that could become a header are refused.
 	for _, field := range []string{"first_name", "last_name", "email", "address", "city", "state", "zip", "phone", "subject", "source"} {
@@ -398,7 +385,7 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 }
 
 func TestStatuses(t *testing.T) {
-	e := newEnv(t, func(c *handler.Config) { c.Burst = 1000 })
+	e := newEnv(t, func(c *handler.Settings) { c.Burst = 1000 })
 	valid := signerForm()
 	jsonHeader := http.Header{"Accept": {"application/json"}}
 	tests := []struct {
@@ -503,7 +490,7 @@ func TestFormErrorPageNamesProblemsAndKeepsTypedText(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	e := newEnv(t, func(c *handler.Config) {
+	e := newEnv(t, func(c *handler.Settings) {
 		c.Burst, c.RatePerMinute = 2, 6
 		c.Now = func() time.Time { return now }
 	})
@@ -537,7 +524,7 @@ func TestRateLimit(t *testing.T) {
 // process sends it later (one without CAMPAIGN_SANDBOX_TO, say production's
 // worker on a shared database) sends it to the sandbox, never to the target.
 func TestSandboxIsFixedWhenRecorded(t *testing.T) {
-	e := newEnv(t, func(c *handler.Config) { c.SandboxTo = "staging@example.org" })
+	e := newEnv(t, func(c *handler.Settings) { c.Sending.SandboxTo = "staging@example.org" })
 	if resp := e.postForm(t, signerForm()); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("status %d", resp.StatusCode)
 	}

@@ -61,13 +61,11 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 		}
 		labels["subject"], labels["body"] = d.Strings["subject"], d.Strings["body"]
 		labels["opt_in"] = d.Strings["opt_in"]
-		values := formFields(s)
+		values := s.Values()
 		for _, f := range l.Form.Fields {
 			labels[f.Name] = f.Label
 			pf := pageField{FormField: f, Error: problems[f.Name]}
-			if v := values[f.Name]; v != nil {
-				pf.Value = *v
-			}
+			pf.Value = values[f.Name]
 			if f.Type == "select" {
 				pf.Options = l.Form.States
 			}

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"campaignkit/handler/config"
@@ -51,6 +53,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if err := toProjectRoot(log); err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("campaign "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	site := fs.String("site", "site", "the Hugo project to build")
@@ -105,12 +115,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return status(ctx, cfg, stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return status(ctx, cfg, stdout, log)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// toProjectRoot makes the campaign's project folder (the one holding
+// site/hugo.toml) the working directory, looking upwards from here, so that
+// a command run from a subfolder uses the project's site and data instead
+// of making an empty database where it stands.
+func toProjectRoot(log *slog.Logger) error {
+	here, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	var looked []string
+	for dir := here; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "site", "hugo.toml")); err == nil {
+			if dir != here {
+				log.Info("using the campaign project above this folder", "root", dir)
+				return os.Chdir(dir)
+			}
+			return nil
+		}
+		looked = append(looked, dir)
+		if filepath.Dir(dir) == dir {
+			return fmt.Errorf("no campaign project here: looked for site/hugo.toml in %s; run campaign from the project's folder",
+				strings.Join(looked, ", "))
+		}
 	}
 }

@@ -268,15 +268,40 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 	if strings.Contains(inst.Logs(), "jane@example.org") || strings.Contains(inst.Logs(), "Jane") {
 		t.Errorf("the log carries the supporter's personal data:\n%s", inst.Logs())
 	}
+	// Run from a subfolder, as an editor in content/ might: the project's
+	// data is found, and the outbox is called what it is.
 	status := exec.CommandContext(context.Background(), binary, "status")
+	status.Dir = filepath.Join(repoRoot(t), "content")
 	status.Env = []string{"CAMPAIGN_DATA_DIR=" + data}
 	out, err := status.CombinedOutput()
 	if err != nil {
 		t.Fatalf("campaign status: %v\n%s", err, out)
 	}
-	for _, want := range []string{"signatures 1\n", "messages sent    2\n", "messages queued  0\n", "messages failed  0\n"} {
+	for _, want := range []string{"signatures 1\n", "local outbox, nothing is sent", "messages kept in outbox 2\n",
+		"messages queued         0\n", "messages failed         0\n"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("campaign status lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(string(out), "sent  ") {
+		t.Errorf("campaign status calls outbox letters sent:\n%s", out)
+	}
+}
+
+// Outside any campaign project, a command says where it looked instead of
+// making an empty database there.
+func TestCommandOutsideTheProjectSaysWhereItLooked(t *testing.T) {
+	dir := t.TempDir()
+	status := exec.Command(binary, "status")
+	status.Dir = dir
+	out, err := status.CombinedOutput()
+	if err == nil {
+		t.Fatalf("campaign status outside a project succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "site/hugo.toml") || !strings.Contains(string(out), dir) {
+		t.Errorf("the error does not say where it looked:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("campaign status left %d files in %s", len(entries), dir)
 	}
 }

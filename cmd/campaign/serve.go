@@ -15,9 +15,14 @@ import (
 	"campaignkit/handler"
 	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
-	"campaignkit/handler/queue"
-	"campaignkit/handler/store"
+	"campaignkit/handler/store/sqlite"
 )
+
+// program is what campaign's commands need: on one machine, SQLite when
+// DATABASE_URL is unset.
+func program(workers int) config.Program {
+	return config.Program{Workers: workers, SQLite: sqlite.Open}
+}
 
 func serve(ctx context.Context, cfg *config.Config, addr, public string, log *slog.Logger) error {
 	letters, err := letter.Load(os.DirFS(public))
@@ -26,31 +31,23 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	}
 	config.WarnPlaceholders(letters, log)
 
-	st, err := cfg.OpenStore(ctx)
+	parts, err := cfg.Open(ctx, program(cfg.Workers), log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	d, box, err := cfg.Deliverer(st, log)
-	if err != nil {
-		return err
-	}
-	q, err := queue.New(st, d, cfg.QueueOptions(cfg.Workers, log))
-	if err != nil {
-		return err
-	}
+	defer parts.Close()
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", handler.NewHandler(cfg.Handler(letters, q, log)))
-	if box != nil {
+	mux.Handle("/api/", handler.New(cfg.Handler(letters, parts.Recorder, log)))
+	if parts.Outbox != nil {
 		// The outbox shows supporters' names and addresses: only to this
 		// machine.
 		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsLoopback() {
-			mux.Handle("/outbox/", http.StripPrefix("/outbox/", box.Handler(anyStylesheet(letters))))
+			mux.Handle("/outbox/", http.StripPrefix("/outbox/", parts.Outbox.Handler(anyStylesheet(letters))))
 		} else {
 			log.Warn("the local outbox page is served only on a loopback address; letters are kept in the data folder", "addr", ln.Addr().String())
 		}
@@ -65,15 +62,15 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 	}
-	if err := q.Start(ctx); err != nil {
+	if err := parts.Queue.Start(ctx); err != nil {
 		return err
 	}
 	mode := "mailgun"
-	if cfg.Outbox() {
+	if parts.Outbox != nil {
 		mode = "local outbox (nothing is sent; see /outbox/)"
 	}
 	log.Info("serving", "url", "http://"+ln.Addr().String(), "delivery", mode, "sandbox", cfg.SandboxTo != "",
-		"database", map[bool]string{true: "postgres", false: "sqlite"}[st.Postgres()])
+		"database", map[bool]string{true: "postgres", false: "sqlite"}[parts.Store.Postgres()])
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -83,47 +80,34 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), config.ShutdownGrace)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if qerr := q.Stop(shutdownCtx); qerr != nil && !errors.Is(qerr, context.DeadlineExceeded) {
-		err = errors.Join(err, qerr)
-	}
-	return err
+	return errors.Join(srv.Shutdown(shutdownCtx), parts.Close())
 }
 
 // work runs only the delivery queue, for processes apart from the web.
 func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	st, err := cfg.OpenStore(ctx)
+	parts, err := cfg.Open(ctx, program(cfg.Workers), log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	d, _, err := cfg.Deliverer(st, log)
-	if err != nil {
-		return err
-	}
-	q, err := queue.New(st, d, cfg.QueueOptions(cfg.Workers, log))
-	if err != nil {
-		return err
-	}
-	if err := q.Start(ctx); err != nil {
+	defer parts.Close()
+	if err := parts.Queue.Start(ctx); err != nil {
 		return err
 	}
 	log.Info("working the delivery queue", "workers", cfg.Workers)
 	<-ctx.Done()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return q.Stop(shutdownCtx)
+	return parts.Close()
 }
 
 // status prints signatures and messages by delivery state.
-func status(ctx context.Context, cfg *config.Config, w io.Writer) error {
-	st, err := cfg.OpenStore(ctx)
+func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logger) error {
+	parts, err := cfg.Open(ctx, program(0), log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer parts.Close()
+	st := parts.Store
 	sigs, err := st.SignatureCount(ctx)
 	if err != nil {
 		return err
@@ -133,15 +117,21 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "signatures %d\n", sigs)
+	if parts.Outbox != nil {
+		// Nothing is sent without a Mailgun key: "sent" here means kept.
+		fmt.Fprintf(w, "delivery: local outbox, nothing is sent (letters kept in %s; set MAILGUN_API_KEY to send)\n", parts.Outbox.Dir)
+		counts["kept in outbox"] = counts[letter.StateSent]
+		delete(counts, letter.StateSent)
+	}
 	states := make([]string, 0, len(counts))
 	for s := range counts {
 		states = append(states, s)
 	}
 	sort.Strings(states)
 	for _, s := range states {
-		fmt.Fprintf(w, "messages %-7s %d\n", s, counts[s])
+		fmt.Fprintf(w, "messages %-14s %d\n", s, counts[s])
 	}
-	failed, err := st.MessagesInState(ctx, store.StateFailed, 20)
+	failed, err := st.MessagesInState(ctx, letter.StateFailed, 20)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		DatabaseURL:       getenv("DATABASE_URL"),
 		AdminToken:        getenv("CAMPAIGN_ADMIN_TOKEN"),
 		SandboxTo:         strings.TrimSpace(getenv("CAMPAIGN_SANDBOX_TO")),
-		SendTimeout:       20 * time.Second,
+		SendTimeout:       DefaultSendTimeout,
 		SignRate:          20,
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           16,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"campaignkit/handler/letter"
-	"campaignkit/handler/store"
 )
 
 // Direct sends each message at once, with a few quick retries, and keeps
@@ -25,7 +24,7 @@ type Direct struct {
 }
 
 // Record sends every message now; it fails if any could not be sent.
-func (d *Direct) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
+func (d *Direct) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {
 	attempts, backoff := d.Attempts, d.Backoff
 	if attempts <= 0 {
 		attempts = 3
@@ -35,23 +34,37 @@ func (d *Direct) Record(ctx context.Context, sig *store.Signature, msgs []store.
 	}
 	var errs []error
 	for i := range msgs {
-		e := Envelope(&msgs[i])
 		var err error
+	tries:
 		for a := 1; a <= attempts; a++ {
-			if _, err = d.Sender.Send(ctx, e); err == nil || letter.IsPermanent(err) {
+			if _, err = d.Sender.Send(ctx, &msgs[i]); err == nil {
 				break
 			}
-			if a < attempts {
-				select {
-				case <-time.After(backoff << (a - 1)):
-				case <-ctx.Done():
-					err = errors.Join(err, ctx.Err())
-				}
+			out := Classify(err, Attempt{N: a, Last: a == attempts}, backoff)
+			if out.Verdict == Failed {
+				break
+			}
+			// Waits are short here: a supporter is waiting for the answer.
+			select {
+			case <-time.After(min(max(out.Wait, backoff<<(a-1)), 2*time.Second)):
+			case <-ctx.Done():
+				err = errors.Join(err, ctx.Err())
+				break tries
 			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("deliver: message %s: %w", msgs[i].ID, err))
 		}
 	}
+	if len(errs) > 0 {
+		d.log().Error("direct send failed", "messages", len(errs), "error", errors.Join(errs...).Error())
+	}
 	return sig, errors.Join(errs...)
+}
+
+func (d *Direct) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.Default()
+	}
+	return d.Log
 }

@@ -93,13 +93,6 @@ const ManifestPath = "letters/index.json"
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
-// detailFields are the supporter's details the form may ask for (the
-// contract's names), each true when Signer.Validate requires it.
-var detailFields = map[string]bool{
-	"first_name": true, "last_name": true, "email": true, "phone": false,
-	"address": true, "city": true, "state": true, "zip": true,
-}
-
 // Validate checks that a published letter can be merged and sent: an id, a
 // subject, a body, at least one target with a real-looking address, and no
 // merge field the handler does not know.
@@ -108,7 +101,7 @@ func (l *Letter) Validate() error {
 	if !idPattern.MatchString(l.ID) {
 		problems = append(problems, fmt.Sprintf("id %q must be lower-case letters, digits and dashes", l.ID))
 	}
-	if strings.TrimSpace(l.Subject) == "" || strings.ContainsAny(l.Subject, "\r\n") {
+	if strings.TrimSpace(l.Subject) == "" || HasLineBreakOrControl(l.Subject, false) {
 		problems = append(problems, "subject must be one non-empty line")
 	}
 	if strings.TrimSpace(l.Body) == "" {
@@ -125,25 +118,28 @@ func (l *Letter) Validate() error {
 		if strings.TrimSpace(t.Salutation) == "" {
 			problems = append(problems, fmt.Sprintf("target %d: salutation is empty", i+1))
 		}
-		if strings.ContainsAny(t.Name, "\r\n") {
+		if HasLineBreakOrControl(t.Name, false) {
 			problems = append(problems, fmt.Sprintf("target %d: name must be one line", i+1))
 		}
 	}
 	asked := map[string]bool{}
 	for _, f := range l.Form.Fields {
 		asked[f.Name] = true
-		if _, ok := detailFields[f.Name]; !ok {
+		if field, ok := FieldByName(f.Name); !ok || !field.Detail {
 			problems = append(problems, fmt.Sprintf("form field %q is not one the handler takes (site/data/form.yaml)", f.Name))
 		}
 	}
-	for name, required := range detailFields {
-		if required && len(l.Form.Fields) > 0 && !asked[name] {
-			problems = append(problems, fmt.Sprintf("form field %q is required by the handler but missing from the form (site/data/form.yaml)", name))
+	for _, f := range Fields {
+		if f.Detail && f.Required && len(l.Form.Fields) > 0 && !asked[f.Name] {
+			problems = append(problems, fmt.Sprintf("form field %q is required by the handler but missing from the form (site/data/form.yaml)", f.Name))
 		}
+	}
+	if asked["state"] && len(l.Form.States) == 0 {
+		problems = append(problems, "the form asks for a state but offers none (site/data/states.yaml)")
 	}
 	for _, text := range []string{l.Body, l.Signature} {
 		for _, m := range placeholderPattern.FindAllStringSubmatch(text, -1) {
-			if !mergeable[m[1]] {
+			if !mergeable(m[1]) {
 				problems = append(problems, fmt.Sprintf("unknown merge field %q", m[1]))
 			}
 		}

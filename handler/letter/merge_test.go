@@ -16,6 +16,7 @@ func testLetter() *Letter {
 		},
 		Body:      "As a resident of {{city}}, I ask you to act.\n\nThank you.",
 		Signature: "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
+		Form:      Form{States: []State{{Code: "IL", Name: "Illinois"}, {Code: "NY", Name: "New York"}}},
 	}
 }
 
@@ -41,7 +42,7 @@ func TestMerge(t *testing.T) {
 			s := validSigner()
 			tt.edit(&s)
 			s.Normalize()
-			if errs := s.Validate(); errs != nil {
+			if errs := s.Validate(testLetter()); errs != nil {
 				t.Fatal(errs)
 			}
 			msgs := Merge(testLetter(), &s)
@@ -57,8 +58,8 @@ func TestMerge(t *testing.T) {
 				if m.Subject != tt.wantSubject {
 					t.Errorf("target %d subject = %q, want %q", i, m.Subject, tt.wantSubject)
 				}
-				if m.Target != testLetter().Targets[i] {
-					t.Errorf("target %d = %+v", i, m.Target)
+				if want := testLetter().Targets[i]; m.TargetName != want.Name || m.TargetEmail != want.Email || m.TargetIndex != i {
+					t.Errorf("target %d = %q <%s> (index %d), want %+v", i, m.TargetName, m.TargetEmail, m.TargetIndex, want)
 				}
 			}
 		})
@@ -84,6 +85,8 @@ func TestLetterValidate(t *testing.T) {
 		{"form without a field the handler requires", func(l *Letter) { l.Form.Fields = fullForm()[1:] },
 			`"first_name" is required by the handler`},
 		{"form with every field", func(l *Letter) { l.Form.Fields = fullForm() }, ""},
+		{"form asks a state but offers none", func(l *Letter) { l.Form.Fields, l.Form.States = fullForm(), nil }, "offers none"},
+		{"subject with a control character", func(l *Letter) { l.Subject = "a\x1bb" }, "subject must be one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

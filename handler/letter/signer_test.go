@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 			s := validSigner()
 			tt.edit(&s)
 			s.Normalize()
-			errs := s.Validate()
+			errs := s.Validate(testLetter())
 			if tt.field == "" {
 				if errs != nil {
 					t.Fatalf("want valid, got %v", errs)
@@ -77,7 +77,7 @@ func TestValidate(t *testing.T) {
 func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	var s Signer
 	s.Normalize()
-	errs := s.Validate()
+	errs := s.Validate(testLetter())
 	for _, f := range []string{"first_name", "last_name", "email", "address", "city", "state", "zip"} {
 		if errs[f] == "" {
 			t.Errorf("no error for missing %s", f)

@@ -17,8 +17,9 @@ import (
 	"campaignkit/handler/letter"
 )
 
-// Config is what the sender needs, from the environment's MAILGUN_* names.
-type Config struct {
+// Account is the Mailgun account and domain to send from (the
+// environment's MAILGUN_* names).
+type Account struct {
 	Domain  string
 	APIKey  string
 	APIBase string // as mailgun-go's SetAPIBase takes it; empty = Mailgun's US API
@@ -32,7 +33,7 @@ type Sender struct {
 }
 
 // New returns a sender for the domain.
-func New(cfg Config) *Sender {
+func New(cfg Account) *Sender {
 	c := mg.NewMailgun(cfg.Domain, cfg.APIKey)
 	if cfg.APIBase != "" {
 		c.SetAPIBase(cfg.APIBase)
@@ -50,7 +51,7 @@ func New(cfg Config) *Sender {
 // Send sends e. Its To is the only recipient; no field of e can become a
 // Mailgun option (o:), variable (v:) or extra header (h:) other than the
 // ones set here.
-func (s *Sender) Send(ctx context.Context, e letter.Envelope) (string, error) {
+func (s *Sender) Send(ctx context.Context, e *letter.Message) (string, error) {
 	if err := e.CheckHeaders(); err != nil {
 		return "", fmt.Errorf("mailgun: send: %w", err)
 	}
@@ -61,7 +62,7 @@ func (s *Sender) Send(ctx context.Context, e letter.Envelope) (string, error) {
 			return "", fmt.Errorf("mailgun: send: %w", &letter.SendError{Permanent: true, Err: err})
 		}
 	}
-	m.AddHeader("Message-Id", "<"+e.MessageID+">")
+	m.AddHeader("Message-Id", "<"+e.ID+">")
 	// Tracking rewrites links and adds pixels: the letter must arrive as written.
 	m.SetTracking(false)
 

@@ -43,13 +43,13 @@ func fileName(messageID string) string {
 
 // Send writes e as an RFC 5322 message. Writing the same message again
 // replaces the file: a retry never makes a second copy.
-func (o *Outbox) Send(_ context.Context, e letter.Envelope) (string, error) {
+func (o *Outbox) Send(_ context.Context, e *letter.Message) (string, error) {
 	if err := e.CheckHeaders(); err != nil {
 		return "", fmt.Errorf("outbox: %w", err)
 	}
 	var b bytes.Buffer
 	header := func(name, value string) { fmt.Fprintf(&b, "%s: %s\r\n", name, value) }
-	header("Message-Id", "<"+e.MessageID+">")
+	header("Message-Id", "<"+e.ID+">")
 	header("Date", time.Now().UTC().Format(time.RFC1123Z))
 	header("From", e.From)
 	header("Reply-To", e.ReplyTo)
@@ -65,7 +65,7 @@ func (o *Outbox) Send(_ context.Context, e letter.Envelope) (string, error) {
 	b.WriteString("\r\n")
 	b.WriteString(strings.ReplaceAll(e.Text, "\n", "\r\n"))
 
-	name := fileName(e.MessageID)
+	name := fileName(e.ID)
 	tmp, err := os.CreateTemp(o.Dir, ".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("outbox: %w", err)

@@ -18,7 +18,7 @@ func TestKeepsEachLetterOnceAndListsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := letter.Envelope{MessageID: "abc.0@mg.example", From: `"Jane Doe" <letters@mg.example>`,
+	e := &letter.Message{ID: "abc.0@mg.example", From: `"Jane Doe" <letters@mg.example>`,
 		ReplyTo: `"Jane Doe" <jane@example.org>`, To: `"A. Official" <a@gov.example>`,
 		Subject: "Protect children – now", Text: "Dear Official,\n\nLine <one>.\n", Tag: "t"}
 	for range 2 { // a retry replaces the file: one letter, not two
@@ -75,7 +75,7 @@ func TestKeepsEachLetterOnceAndListsIt(t *testing.T) {
 func TestRefusesHeaderInjection(t *testing.T) {
 	dir := t.TempDir()
 	box, _ := outbox.New(dir)
-	_, err := box.Send(context.Background(), letter.Envelope{MessageID: "a@b.example", From: "f@b.example",
+	_, err := box.Send(context.Background(), &letter.Message{ID: "a@b.example", From: "f@b.example",
 		ReplyTo: "r@b.example", To: "t@b.example", Subject: "x\r\nBcc: evil@b.example", Text: "t"})
 	if err == nil {
 		t.Fatal("a subject with CRLF was kept")

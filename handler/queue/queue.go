@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
@@ -51,8 +48,6 @@ type Options struct {
 	// SendRate caps messages per second across this process's workers
 	// (CAMPAIGN_SEND_RATE); zero means no cap.
 	SendRate float64
-	// BackoffCap is the longest wait between retries (default 1 minute).
-	BackoffCap time.Duration
 	// MaxAttempts before a message is given up as failed (default 1500:
 	// about a day of retries at the cap).
 	MaxAttempts int
@@ -72,9 +67,6 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.BackoffCap <= 0 {
-		o.BackoffCap = time.Minute
-	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 1500
 	}
@@ -102,11 +94,12 @@ type Queue struct {
 	deliver *deliver.Deliverer
 	client  *river.Client[*sql.Tx]
 	opts    Options
+	started bool
 }
 
 // Migrate brings River's tables up to date on the store's database.
 func Migrate(ctx context.Context, st *store.Store) error {
-	m, err := rivermigrate.New(driverFor(st), &rivermigrate.Config{Logger: quiet()})
+	m, err := rivermigrate.New(st.QueueDriver(), &rivermigrate.Config{Logger: quiet()})
 	if err != nil {
 		return fmt.Errorf("queue: migrate: %w", err)
 	}
@@ -116,20 +109,13 @@ func Migrate(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
-func driverFor(st *store.Store) riverdriver.Driver[*sql.Tx] {
-	if st.Postgres() {
-		return riverdatabasesql.New(st.DB())
-	}
-	return riversqlite.New(st.DB())
-}
-
 // quiet is River's own logger: only its warnings and errors.
 func quiet() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// New returns a queue on the store's database; d sends the messages. Call
-// Migrate first.
+// New returns a queue on the store's database; d sends the messages (its
+// BackoffCap paces retries). Call Migrate first.
 func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 	opts.defaults()
 	q := &Queue{store: st, deliver: d, opts: opts}
@@ -143,17 +129,17 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 		// worker: its default (100 ms) caps a process at 10 fetches a second,
 		// below the send rates Mailgun plans allow.
 		FetchCooldown: 20 * time.Millisecond,
-		RetryPolicy:   &backoff{cap: opts.BackoffCap},
+		RetryPolicy:   &backoff{cap: d.BackoffCap},
 		// Completed jobs are not needed: the message row keeps its state.
 		CompletedJobRetentionPeriod: time.Hour,
 	}
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &worker{d: d, pacer: newPacer(opts.SendRate), opts: opts, store: st})
+		river.AddWorker(workers, &worker{d: d, pacer: newPacer(opts.SendRate)})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: opts.Workers}}
 	}
-	client, err := river.NewClient(driverFor(st), cfg)
+	client, err := river.NewClient(st.QueueDriver(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -163,7 +149,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 
 // Record commits the signature, its messages and one delivery job per
 // message in one transaction.
-func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
+func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {
 	var opts *river.InsertOpts
 	var jobs []int64
 	if q.opts.TryInline > 0 {
@@ -191,7 +177,7 @@ func (q *Queue) Record(ctx context.Context, sig *store.Signature, msgs []store.M
 	tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.TryInline)
 	defer cancel()
 	for i, m := range msgs {
-		if err := q.deliver.One(tryCtx, m.ID); errors.Is(err, deliver.ErrSentNotRecorded) && i < len(jobs) {
+		if out := q.deliver.One(tryCtx, m.ID, deliver.Attempt{N: 1}); out.Verdict == deliver.Unrecorded && i < len(jobs) {
 			// Accepted by the service: its job must not send it again. If
 			// even this fails, the job will (the only duplicate left).
 			if _, err := q.client.JobCancel(context.WithoutCancel(ctx), jobs[i]); err != nil {
@@ -210,14 +196,16 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}
+	q.started = true
 	return nil
 }
 
 // Stop lets sends in flight finish (bounded by ctx) and stops working.
 func (q *Queue) Stop(ctx context.Context) error {
-	if q.opts.Workers == 0 {
+	if !q.started {
 		return nil
 	}
+	q.started = false
 	return q.client.Stop(ctx)
 }
 
@@ -262,13 +250,12 @@ func (q *Queue) due(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// worker delivers one message per job.
+// worker delivers one message per job, and translates deliver's outcome
+// for River: the message's state is deliver's to record.
 type worker struct {
 	river.WorkerDefaults[DeliverArgs]
 	d     *deliver.Deliverer
-	store *store.Store
 	pacer *pacer
-	opts  Options
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
@@ -280,63 +267,27 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if err := w.pacer.wait(ctx); err != nil {
 		return river.JobSnooze(0)
 	}
-	err := w.d.One(ctx, job.Args.MessageID)
-	if err == nil {
+	out := w.d.One(ctx, job.Args.MessageID, deliver.Attempt{N: job.Attempt, Last: job.Attempt >= job.MaxAttempts})
+	switch out.Verdict {
+	case deliver.Sent, deliver.Skipped:
 		return nil
+	case deliver.Unrecorded, deliver.Failed:
+		// Accepted by the service already, or given up: sending again
+		// could only make a duplicate or fail alike.
+		return river.JobCancel(out.Err)
+	case deliver.Pause:
+		w.pacer.pause(out.Wait)
+		return river.JobSnooze(out.Wait)
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, deliver.ErrSentNotRecorded) {
-		// Gone, or accepted by the service already: sending again could
-		// only make a duplicate.
-		return river.JobCancel(err)
+	if out.Wait > 0 {
+		return river.JobSnooze(out.Wait)
 	}
-	var se *letter.SendError
-	errors.As(err, &se)
-	switch {
-	case se != nil && se.Permanent:
-		// Recorded as failed with the service's reason; retrying cannot help.
-		return river.JobCancel(err)
-	case se != nil && se.RateLimited:
-		// Slow down every worker of this process, then try this one again.
-		wait := se.RetryAfter
-		if wait <= 0 {
-			wait = jittered(w.opts.BackoffCap, job.Attempt)
-		}
-		w.pacer.pause(wait)
-		return river.JobSnooze(wait)
-	case se != nil && se.Refused:
-		// Every send would fail alike until the operator fixes the key or
-		// domain: hold all workers back, and keep the letter waiting.
-		w.pacer.pause(w.opts.BackoffCap)
-		return river.JobSnooze(w.opts.BackoffCap)
-	case job.Attempt >= job.MaxAttempts:
-		reason := fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
-		if markErr := w.store.MarkFailed(context.WithoutCancel(ctx), job.Args.MessageID, reason); markErr != nil {
-			return errors.Join(err, markErr)
-		}
-		return river.JobCancel(err)
-	}
-	if se != nil && se.RetryAfter > 0 {
-		return river.JobSnooze(se.RetryAfter)
-	}
-	return err
+	return out.Err // River retries it after backoff
 }
 
-// backoff is capped exponential backoff with jitter: letters are timely,
-// so the wait never passes the cap.
+// backoff is River's retry policy: deliver.Backoff.
 type backoff struct{ cap time.Duration }
 
 func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(jittered(b.cap, job.Attempt))
-}
-
-// jittered is the wait before retry n (1-based): 1 s doubling to the cap,
-// then between half and all of it, so that workers do not retry in step.
-func jittered(cap time.Duration, attempt int) time.Duration {
-	d := cap
-	if attempt < 30 {
-		if exp := time.Second << max(attempt-1, 0); exp < cap {
-			d = exp
-		}
-	}
-	return d/2 + rand.N(d/2+1)
+	return time.Now().Add(deliver.Backoff(b.cap, job.Attempt))
 }

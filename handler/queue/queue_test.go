@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun"
 	"campaignkit/handler/mailgun/mailguntest"
 	"campaignkit/handler/queue"
@@ -21,13 +22,14 @@ import (
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // start runs a queue with workers on st, sending to the stand-in.
-func start(t *testing.T, st *store.Store, mg *mailguntest.Server, opts queue.Options) *queue.Queue {
+// backoffCap is the longest wait between retries (0: the default).
+func start(t *testing.T, st *store.Store, mg *mailguntest.Server, opts queue.Options, backoffCap time.Duration) *queue.Queue {
 	t.Helper()
 	ctx := context.Background()
 	if err := queue.Migrate(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Config{
+	d := &deliver.Deliverer{Store: st, Log: quiet(), BackoffCap: backoffCap, Sender: mailgun.New(mailgun.Account{
 		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: time.Second,
 	})}
 	opts.Log = quiet()
@@ -54,13 +56,13 @@ func sign(t *testing.T, q *queue.Queue, n int, to func(i, target int) string) []
 	t.Helper()
 	var ids []string
 	for i := range n {
-		sig := &store.Signature{ID: store.NewID(), LetterID: "l", FirstName: "F", LastName: "L",
-			Email: fmt.Sprintf("s%d@example.org", i), Address: "A", City: "C", State: "IL", Zip: "62701"}
-		var msgs []store.Message
+		sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "l", FirstName: "F", LastName: "L",
+			Email: fmt.Sprintf("s%d@example.org", i), Address: "A", City: "C", State: "IL", Zip: "62701"}}
+		var msgs []letter.Message
 		for target := range 2 {
 			id := fmt.Sprintf("%s.%d@mg.example", sig.ID, target)
 			ids = append(ids, id)
-			msgs = append(msgs, store.Message{ID: id, TargetIndex: target, TargetName: "T", TargetEmail: to(i, target), To: to(i, target),
+			msgs = append(msgs, letter.Message{ID: id, TargetIndex: target, TargetName: "T", TargetEmail: to(i, target), To: to(i, target),
 				From: "letters@mg.example", ReplyTo: sig.Email, Subject: "S", Text: "Body " + id, Tag: "l"})
 		}
 		if _, err := q.Record(context.Background(), sig, msgs); err != nil {
@@ -81,7 +83,7 @@ func waitCounts(t *testing.T, st *store.Store, timeout time.Duration) map[string
 		if err != nil {
 			t.Fatal(err)
 		}
-		if counts[store.StateQueued] == 0 || time.Now().After(deadline) {
+		if counts[letter.StateQueued] == 0 || time.Now().After(deadline) {
 			return counts
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -96,11 +98,11 @@ func TestEveryLetterArrivesOnceThroughFailures(t *testing.T) {
 		// A third of calls fail with 500, a few hang past the client's
 		// timeout, and above 40 a second Mailgun answers 429.
 		mg.SetBehaviour(mailguntest.Behaviour{FailRate: 0.3, HangRate: 0.05, HangFor: 3 * time.Second, RateLimit: 40})
-		q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: 300 * time.Millisecond, JobTimeout: 2 * time.Second})
+		q := start(t, st, mg, queue.Options{Workers: 8, JobTimeout: 2 * time.Second}, 300*time.Millisecond)
 		ids := sign(t, q, 60, target)
 
 		counts := waitCounts(t, st, 60*time.Second)
-		if counts[store.StateSent] != len(ids) || counts[store.StateFailed] != 0 {
+		if counts[letter.StateSent] != len(ids) || counts[letter.StateFailed] != 0 {
 			t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
 		}
 		assertEachArrivedOnce(t, mg, ids)
@@ -118,7 +120,7 @@ func TestPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 		mg := mailguntest.New()
 		defer mg.Close()
 		mg.SetBehaviour(mailguntest.Behaviour{Reject: "bad@"})
-		q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+		q := start(t, st, mg, queue.Options{Workers: 2}, 100*time.Millisecond)
 		ids := sign(t, q, 1, func(_, t int) string {
 			if t == 1 {
 				return "bad@gov.example"
@@ -126,14 +128,14 @@ func TestPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 			return "good@gov.example"
 		})
 		counts := waitCounts(t, st, 20*time.Second)
-		if counts[store.StateSent] != 1 || counts[store.StateFailed] != 1 {
+		if counts[letter.StateSent] != 1 || counts[letter.StateFailed] != 1 {
 			t.Fatalf("counts = %v, want 1 sent and 1 failed", counts)
 		}
 		m, err := st.Message(context.Background(), ids[1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.State != store.StateFailed || !strings.Contains(m.Error, "400") || !strings.Contains(m.Error, "not a valid address") {
+		if m.State != letter.StateFailed || !strings.Contains(m.Error, "400") || !strings.Contains(m.Error, "not a valid address") {
 			t.Fatalf("failed message: state %s, error %q; want Mailgun's reason", m.State, m.Error)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -148,10 +150,10 @@ func TestRateLimitedSenderSlowsDownAndDelivers(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
 	mg.SetBehaviour(mailguntest.Behaviour{RateLimit: 10})
-	q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: 500 * time.Millisecond})
+	q := start(t, st, mg, queue.Options{Workers: 8}, 500*time.Millisecond)
 	ids := sign(t, q, 15, target)
 	counts := waitCounts(t, st, 30*time.Second)
-	if counts[store.StateSent] != len(ids) {
+	if counts[letter.StateSent] != len(ids) {
 		t.Fatalf("counts = %v", counts)
 	}
 	calls, statuses := mg.Calls()
@@ -171,7 +173,7 @@ func TestSendRateCapsMessagesPerSecond(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
 	ids := make([]string, 0)
-	q := start(t, st, mg, queue.Options{Workers: 8, SendRate: 20})
+	q := start(t, st, mg, queue.Options{Workers: 8, SendRate: 20}, 0)
 	startAt := time.Now()
 	ids = append(ids, sign(t, q, 20, target)...)
 	msgs := mg.WaitFor(len(ids), 30*time.Second)
@@ -208,11 +210,11 @@ func TestSentStateFailingOnceIsRetriedWithoutResending(t *testing.T) {
 	st := storetest.OpenSQLite(t, t.TempDir())
 	mg := mailguntest.New()
 	defer mg.Close()
-	q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+	q := start(t, st, mg, queue.Options{Workers: 2}, 100*time.Millisecond)
 	failSentUpdates(t, st, 1)
 	ids := sign(t, q, 1, target)
 	counts := waitCounts(t, st, 20*time.Second)
-	if counts[store.StateSent] != 2 {
+	if counts[letter.StateSent] != 2 {
 		t.Fatalf("counts = %v, want both sent", counts)
 	}
 	time.Sleep(300 * time.Millisecond) // a resend would have to come from a retry already due
@@ -241,7 +243,7 @@ func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
 	st := storetest.OpenSQLite(t, t.TempDir())
 	mg := mailguntest.New()
 	defer mg.Close()
-	q := start(t, st, mg, queue.Options{Workers: 2, BackoffCap: 100 * time.Millisecond})
+	q := start(t, st, mg, queue.Options{Workers: 2}, 100*time.Millisecond)
 	failSentUpdates(t, st, 1000)
 	ids := sign(t, q, 1, target)
 	if n := len(mg.WaitFor(2, 10*time.Second)); n != 2 {
@@ -258,7 +260,7 @@ func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.State == store.StateSent {
+		if m.State == letter.StateSent {
 			t.Fatalf("message %s recorded as sent despite the injected failure: the test proves nothing", id)
 		}
 	}
@@ -287,7 +289,7 @@ func TestInlineSendNotRecordedCancelsItsJob(t *testing.T) {
 	st := storetest.OpenSQLite(t, t.TempDir())
 	mg := mailguntest.New()
 	defer mg.Close()
-	q := start(t, st, mg, queue.Options{TryInline: 5 * time.Second})
+	q := start(t, st, mg, queue.Options{TryInline: 5 * time.Second}, 0)
 	failSentUpdates(t, st, 1000)
 	sign(t, q, 1, target)
 	if n := len(mg.Messages()); n != 2 {
@@ -295,7 +297,7 @@ func TestInlineSendNotRecordedCancelsItsJob(t *testing.T) {
 	}
 	waitJobsCancelled(t, st, 2)
 	// A worker now finds nothing to send.
-	start(t, st, mg, queue.Options{Workers: 2})
+	start(t, st, mg, queue.Options{Workers: 2}, 0)
 	time.Sleep(300 * time.Millisecond)
 	if n := len(mg.Messages()); n != 2 {
 		t.Fatalf("%d letters, want 2: an inline send was sent again", n)
@@ -308,7 +310,7 @@ func TestWrongKeyHoldsLettersWithoutHammering(t *testing.T) {
 	st := storetest.OpenSQLite(t, t.TempDir())
 	mg := mailguntest.New()
 	defer mg.Close()
-	q := start(t, st, mg, queue.Options{Workers: 8, BackoffCap: time.Second})
+	q := start(t, st, mg, queue.Options{Workers: 8}, time.Second)
 	mg.SetAcceptedKey("rotated") // our key is no longer valid
 	ids := sign(t, q, 10, target)
 	time.Sleep(600 * time.Millisecond)
@@ -320,11 +322,11 @@ func TestWrongKeyHoldsLettersWithoutHammering(t *testing.T) {
 		t.Fatalf("%d calls with a refused key for %d letters: every letter hammered Mailgun", calls, len(ids))
 	}
 	counts, _ := st.Counts(context.Background())
-	if counts[store.StateQueued] != len(ids) {
+	if counts[letter.StateQueued] != len(ids) {
 		t.Fatalf("counts = %v, want every letter still queued", counts)
 	}
 	mg.SetAcceptedKey(mg.APIKey) // the operator fixes the key
-	if counts := waitCounts(t, st, 30*time.Second); counts[store.StateSent] != len(ids) {
+	if counts := waitCounts(t, st, 30*time.Second); counts[letter.StateSent] != len(ids) {
 		t.Fatalf("after the fix: %v", counts)
 	}
 }

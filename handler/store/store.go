@@ -1,156 +1,57 @@
 // Package store keeps signatures and the messages merged from them, with
 // each message's delivery state, in SQL: SQLite on one machine, Postgres
-// when many processes share the work. Nothing is answered to a supporter
-// before their signature and messages are committed here.
+// when many processes share the work (the sqlite and postgres packages
+// open each). Nothing is answered to a supporter before their signature
+// and messages are committed here.
 package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+	"github.com/riverqueue/river/riverdriver"
+
+	"campaignkit/handler/letter"
 )
-
-// Message states.
-const (
-	StateQueued = "queued"
-	StateSent   = "sent"
-	StateFailed = "failed"
-)
-
-// Signature is one supporter's signature of one letter, as recorded.
-type Signature struct {
-	ID        string
-	LetterID  string
-	FirstName string
-	LastName  string
-	Email     string
-	Address   string
-	City      string
-	State     string
-	Zip       string
-	Phone     string
-	OptIn     bool
-	Source    string
-	// Subject and Body are what the supporter sent; empty means they kept
-	// the published letter.
-	Subject   string
-	Body      string
-	CreatedAt time.Time
-}
-
-// Message is one merged letter to one target and where its delivery stands.
-type Message struct {
-	// ID is our Message-Id, stable for (signature, target).
-	ID          string
-	SignatureID string
-	TargetIndex int
-	TargetName  string
-	TargetEmail string
-	// To is the envelope recipient, fixed when the letter is recorded: the
-	// target, or the sandbox address of a preview. Delivery sends exactly
-	// this, whatever process sends it.
-	To      string
-	From    string
-	ReplyTo string
-	Subject string
-	Text    string
-	Tag     string
-	State   string
-	// ProviderID is the id the mail service gave the message.
-	ProviderID string
-	// Error is why the last attempt failed, in the mail service's words.
-	Error     string
-	Attempts  int
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// ErrDuplicate is returned by Record when the same email address already
-// signed the same letter. The first signature is returned with it.
-var ErrDuplicate = errors.New("store: this address already signed this letter")
-
-// ErrNotFound is returned when a message or signature does not exist.
-var ErrNotFound = errors.New("store: not found")
 
 // Store is a handle on the database.
 type Store struct {
-	db      *sql.DB
-	dialect dialect
+	db       *sql.DB
+	postgres bool
+	queue    riverdriver.Driver[*sql.Tx]
 }
 
-type dialect int
-
-const (
-	sqlite dialect = iota
-	postgres
-)
-
-// OpenSQLite opens (creating if needed) the SQLite database in dir and
-// brings its schema up to date.
-func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	path := filepath.Join(dir, "campaign.db")
-	// WAL lets the worker read while the handler writes; the busy timeout
-	// makes concurrent writers wait instead of failing.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	// SQLite allows one writer at a time; River's SQLite driver and our
-	// transactions share one connection rather than fail with SQLITE_BUSY.
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db, dialect: sqlite}
+// New returns a store on db, an SQLite or a Postgres database (postgres
+// says which), with queue the delivery queue's driver for the same
+// database, and brings the schema up to date.
+func New(ctx context.Context, db *sql.DB, postgres bool, queue riverdriver.Driver[*sql.Tx]) (*Store, error) {
+	s := &Store{db: db, postgres: postgres, queue: queue}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// OpenPostgres opens the Postgres database at url (DATABASE_URL) and
-// brings its schema up to date.
-func OpenPostgres(ctx context.Context, url string) (*Store, error) {
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		return nil, fmt.Errorf("store: open postgres: %w", err)
-	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open postgres: %w", err)
-	}
-	s := &Store{db: db, dialect: postgres}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
 // Postgres reports whether the store is on Postgres (else SQLite).
-func (s *Store) Postgres() bool { return s.dialect == postgres }
+func (s *Store) Postgres() bool { return s.postgres }
 
-// DB is the underlying database, for the delivery queue that shares it.
+// DB is the underlying database.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// QueueDriver is River's driver for this database, for the delivery queue
+// that shares it.
+func (s *Store) QueueDriver() riverdriver.Driver[*sql.Tx] { return s.queue }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
 func (s *Store) migrate(ctx context.Context) error {
 	ts, boolean := "TIMESTAMP", "BOOLEAN"
-	if s.dialect == postgres {
+	if s.postgres {
 		ts = "TIMESTAMPTZ"
 	}
 	schema := strings.NewReplacer("$TS", ts, "$BOOL", boolean).Replace(`
@@ -200,7 +101,7 @@ CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	if s.dialect == postgres {
+	if s.postgres {
 		// Processes starting together take turns creating the tables.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7428001)`); err != nil {
 			return fmt.Errorf("store: migrate: %w", err)
@@ -220,20 +121,6 @@ CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 	return nil
 }
 
-// NewID returns a random identifier for a signature.
-func NewID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("store: crypto/rand failed: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// EmailKey is the form of an address used to recognise a repeat signer.
-func EmailKey(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
 // Tx is what Record's callers may do inside the recording transaction
 // (enqueue the delivery, for example), so that it commits or fails with it.
 type Tx = *sql.Tx
@@ -241,8 +128,8 @@ type Tx = *sql.Tx
 // Record stores a signature and its messages in one transaction, state
 // queued, then runs also (when not nil) in the same transaction. When the
 // address already signed this letter it returns the first signature and
-// ErrDuplicate, and stores nothing.
-func (s *Store) Record(ctx context.Context, sig *Signature, msgs []Message, also func(Tx) error) (*Signature, error) {
+// letter.ErrDuplicate, and stores nothing.
+func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message, also func(Tx) error) (*letter.Signature, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: record: %w", err)
@@ -255,7 +142,7 @@ func (s *Store) Record(ctx context.Context, sig *Signature, msgs []Message, also
 		(id, letter_id, email_key, first_name, last_name, email, address, city, state, zip, phone, opt_in, source, subject, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (letter_id, email_key) DO NOTHING`,
-		sig.ID, sig.LetterID, EmailKey(sig.Email), sig.FirstName, sig.LastName, sig.Email, sig.Address, sig.City,
+		sig.ID, sig.Letter, letter.EmailKey(sig.Email), sig.FirstName, sig.LastName, sig.Email, sig.Address, sig.City,
 		sig.State, sig.Zip, sig.Phone, sig.OptIn, sig.Source, sig.Subject, sig.Body, now)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
@@ -263,15 +150,15 @@ func (s *Store) Record(ctx context.Context, sig *Signature, msgs []Message, also
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	} else if n == 0 {
-		first, err := s.signatureByEmail(ctx, tx, sig.LetterID, EmailKey(sig.Email))
+		first, err := s.signatureByEmail(ctx, tx, sig.Letter, letter.EmailKey(sig.Email))
 		if err != nil {
 			return nil, err
 		}
-		return first, ErrDuplicate
+		return first, letter.ErrDuplicate
 	}
 	for i := range msgs {
 		m := &msgs[i]
-		m.SignatureID, m.State, m.CreatedAt, m.UpdatedAt = sig.ID, StateQueued, now, now
+		m.SignatureID, m.State, m.CreatedAt, m.UpdatedAt = sig.ID, letter.StateQueued, now, now
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages
 			(id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag, state, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
@@ -292,7 +179,7 @@ func (s *Store) Record(ctx context.Context, sig *Signature, msgs []Message, also
 	return sig, nil
 }
 
-func (s *Store) signatureByEmail(ctx context.Context, q querier, letterID, emailKey string) (*Signature, error) {
+func (s *Store) signatureByEmail(ctx context.Context, q querier, letterID, emailKey string) (*letter.Signature, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+signatureColumns+` FROM signatures WHERE letter_id = $1 AND email_key = $2`,
 		letterID, emailKey)
 	return scanSignature(row)
@@ -304,12 +191,12 @@ type querier interface {
 
 const signatureColumns = `id, letter_id, first_name, last_name, email, address, city, state, zip, phone, opt_in, source, subject, body, created_at`
 
-func scanSignature(row *sql.Row) (*Signature, error) {
-	var g Signature
-	err := row.Scan(&g.ID, &g.LetterID, &g.FirstName, &g.LastName, &g.Email, &g.Address, &g.City, &g.State, &g.Zip,
+func scanSignature(row *sql.Row) (*letter.Signature, error) {
+	var g letter.Signature
+	err := row.Scan(&g.ID, &g.Letter, &g.FirstName, &g.LastName, &g.Email, &g.Address, &g.City, &g.State, &g.Zip,
 		&g.Phone, &g.OptIn, &g.Source, &g.Subject, &g.Body, &g.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, letter.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: signature: %w", err)
@@ -320,12 +207,12 @@ func scanSignature(row *sql.Row) (*Signature, error) {
 const messageColumns = `id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag,
 	state, provider_id, error, attempts, created_at, updated_at`
 
-func scanMessage(sc interface{ Scan(...any) error }) (*Message, error) {
-	var m Message
+func scanMessage(sc interface{ Scan(...any) error }) (*letter.Message, error) {
+	var m letter.Message
 	err := sc.Scan(&m.ID, &m.SignatureID, &m.TargetIndex, &m.TargetName, &m.TargetEmail, &m.To, &m.From, &m.ReplyTo,
 		&m.Subject, &m.Text, &m.Tag, &m.State, &m.ProviderID, &m.Error, &m.Attempts, &m.CreatedAt, &m.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, letter.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: message: %w", err)
@@ -334,12 +221,12 @@ func scanMessage(sc interface{ Scan(...any) error }) (*Message, error) {
 }
 
 // Message returns one message by its id.
-func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
+func (s *Store) Message(ctx context.Context, id string) (*letter.Message, error) {
 	return scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 }
 
 // Messages returns a signature's messages in target order.
-func (s *Store) Messages(ctx context.Context, signatureID string) ([]Message, error) {
+func (s *Store) Messages(ctx context.Context, signatureID string) ([]letter.Message, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE signature_id = $1 ORDER BY target_index`, signatureID)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
@@ -347,9 +234,9 @@ func (s *Store) Messages(ctx context.Context, signatureID string) ([]Message, er
 	return collectMessages(rows)
 }
 
-func collectMessages(rows *sql.Rows) ([]Message, error) {
+func collectMessages(rows *sql.Rows) ([]letter.Message, error) {
 	defer rows.Close()
-	var out []Message
+	var out []letter.Message
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
@@ -362,7 +249,7 @@ func collectMessages(rows *sql.Rows) ([]Message, error) {
 
 // MessagesInState returns up to limit messages in a state, oldest change
 // first: the failed ones with their reasons, or the ones still queued.
-func (s *Store) MessagesInState(ctx context.Context, state string, limit int) ([]Message, error) {
+func (s *Store) MessagesInState(ctx context.Context, state string, limit int) ([]letter.Message, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE state = $1 ORDER BY updated_at LIMIT $2`, state, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages in state: %w", err)
@@ -372,17 +259,17 @@ func (s *Store) MessagesInState(ctx context.Context, state string, limit int) ([
 
 // MarkSent records that the mail service accepted the message.
 func (s *Store) MarkSent(ctx context.Context, id, providerID string) error {
-	return s.mark(ctx, id, StateSent, providerID, "")
+	return s.mark(ctx, id, letter.StateSent, providerID, "")
 }
 
 // MarkFailed records that the message could not be delivered, and why.
 func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
-	return s.mark(ctx, id, StateFailed, "", reason)
+	return s.mark(ctx, id, letter.StateFailed, "", reason)
 }
 
 // MarkAttempt records a failed attempt that will be retried.
 func (s *Store) MarkAttempt(ctx context.Context, id, reason string) error {
-	return s.mark(ctx, id, StateQueued, "", reason)
+	return s.mark(ctx, id, letter.StateQueued, "", reason)
 }
 
 func (s *Store) mark(ctx context.Context, id, state, providerID, reason string) error {
@@ -409,7 +296,7 @@ func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
 	defer rows.Close()
-	counts := map[string]int{StateQueued: 0, StateSent: 0, StateFailed: 0}
+	counts := map[string]int{letter.StateQueued: 0, letter.StateSent: 0, letter.StateFailed: 0}
 	for rows.Next() {
 		var state string
 		var n int

@@ -7,18 +7,19 @@ import (
 	"sync"
 	"testing"
 
+	"campaignkit/handler/letter"
 	"campaignkit/handler/store"
 	"campaignkit/handler/store/storetest"
 )
 
-func signature(email string) (*store.Signature, []store.Message) {
-	sig := &store.Signature{
-		ID: store.NewID(), LetterID: "family-separation", FirstName: "Jane", LastName: "Doe", Email: email,
+func signature(email string) (*letter.Signature, []letter.Message) {
+	sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{
+		Letter: "family-separation", FirstName: "Jane", LastName: "Doe", Email: email,
 		Address: "12 Elm St", City: "Springfield", State: "IL", Zip: "62701", OptIn: true, Source: "test",
-	}
-	var msgs []store.Message
+	}}
+	var msgs []letter.Message
 	for i, to := range []string{"one@gov.example", "two@gov.example"} {
-		msgs = append(msgs, store.Message{
+		msgs = append(msgs, letter.Message{
 			ID: fmt.Sprintf("%s.%d@mg.example", sig.ID, i), TargetIndex: i, TargetName: "Official", TargetEmail: to, To: to,
 			From: "letters@mg.example", ReplyTo: email, Subject: "Subject", Text: "Dear …\n\nText\n", Tag: "family-separation",
 		})
@@ -39,7 +40,7 @@ func TestRecordAndStates(t *testing.T) {
 		if err != nil || len(stored) != 2 {
 			t.Fatalf("Messages = %v, %v", stored, err)
 		}
-		if stored[0].State != store.StateQueued || stored[0].Text != msgs[0].Text || stored[1].TargetEmail != "two@gov.example" {
+		if stored[0].State != letter.StateQueued || stored[0].Text != msgs[0].Text || stored[1].TargetEmail != "two@gov.example" {
 			t.Fatalf("stored = %+v", stored)
 		}
 
@@ -58,27 +59,27 @@ func TestRecordAndStates(t *testing.T) {
 		}
 		m0, _ := st.Message(ctx, msgs[0].ID)
 		m1, _ := st.Message(ctx, msgs[1].ID)
-		if m0.State != store.StateSent || m0.ProviderID != "<mg-1>" || m0.Attempts != 2 {
+		if m0.State != letter.StateSent || m0.ProviderID != "<mg-1>" || m0.Attempts != 2 {
 			t.Errorf("message 0 = %s %q attempts %d", m0.State, m0.ProviderID, m0.Attempts)
 		}
-		if m1.State != store.StateFailed || m1.Error != "status 400: bad address" {
+		if m1.State != letter.StateFailed || m1.Error != "status 400: bad address" {
 			t.Errorf("message 1 = %s %q", m1.State, m1.Error)
 		}
 		counts, err := st.Counts(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if counts[store.StateSent] != 1 || counts[store.StateFailed] != 1 || counts[store.StateQueued] != 0 {
+		if counts[letter.StateSent] != 1 || counts[letter.StateFailed] != 1 || counts[letter.StateQueued] != 0 {
 			t.Errorf("counts = %v", counts)
 		}
-		failed, err := st.MessagesInState(ctx, store.StateFailed, 10)
+		failed, err := st.MessagesInState(ctx, letter.StateFailed, 10)
 		if err != nil || len(failed) != 1 || failed[0].Error != "status 400: bad address" {
 			t.Errorf("failed messages = %+v, %v", failed, err)
 		}
-		if _, err := st.Message(ctx, "nope@mg.example"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Message(ctx, "nope@mg.example"); !errors.Is(err, letter.ErrNotFound) {
 			t.Errorf("Message(unknown) error = %v", err)
 		}
-		if err := st.MarkSent(ctx, "nope@mg.example", "x"); !errors.Is(err, store.ErrNotFound) {
+		if err := st.MarkSent(ctx, "nope@mg.example", "x"); !errors.Is(err, letter.ErrNotFound) {
 			t.Errorf("MarkSent(unknown) error = %v", err)
 		}
 	})
@@ -97,7 +98,7 @@ func TestRecordRepeatSigner(t *testing.T) {
 			t.Error("the repeat's extra work ran")
 			return nil
 		})
-		if !errors.Is(err, store.ErrDuplicate) || got == nil || got.ID != first.ID {
+		if !errors.Is(err, letter.ErrDuplicate) || got == nil || got.ID != first.ID {
 			t.Fatalf("repeat: %v, %v; want ErrDuplicate with the first signature", got, err)
 		}
 		if got.CreatedAt.IsZero() {
@@ -149,7 +150,7 @@ func TestConcurrentRecordsOfTheSameSigner(t *testing.T) {
 				switch {
 				case err == nil:
 					accepted++
-				case errors.Is(err, store.ErrDuplicate):
+				case errors.Is(err, letter.ErrDuplicate):
 					dup++
 				default:
 					t.Error(err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"campaignkit/handler/store"
+	"campaignkit/handler/store/postgres"
+	"campaignkit/handler/store/sqlite"
 )
 
 // EnvVar names the Postgres server the tests may use.
@@ -33,7 +35,7 @@ func Each(t *testing.T, fn func(t *testing.T, open func() *store.Store)) {
 // OpenSQLite opens the store in dir and closes it when the test ends.
 func OpenSQLite(t testing.TB, dir string) *store.Store {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), dir)
+	st, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func OpenSQLite(t testing.TB, dir string) *store.Store {
 // OpenPostgres opens the store at url and closes it when the test ends.
 func OpenPostgres(t testing.TB, url string) *store.Store {
 	t.Helper()
-	st, err := store.OpenPostgres(context.Background(), url)
+	st, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

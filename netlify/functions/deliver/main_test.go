@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"campaignkit/handler/config"
+	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/queue"
-	"campaignkit/handler/store"
 	"campaignkit/handler/store/storetest"
 )
 
@@ -31,27 +30,21 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := cfg.OpenStore(ctx)
+	parts, err := cfg.Open(ctx, config.Program{TryInline: time.Second}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	d, _, _ := cfg.Deliverer(st, log)
-	opts := cfg.QueueOptions(0, log)
-	opts.TryInline = time.Second
-	q, err := queue.New(st, d, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer parts.Close()
+	st := parts.Store
 	mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
-	sig := &store.Signature{ID: store.NewID(), LetterID: "l", FirstName: "F", LastName: "L", Email: "f@example.org",
-		Address: "A", City: "C", State: "IL", Zip: "62701"}
-	msgs := []store.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", To: "t@gov.example", From: "letters@mg.example",
+	sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "l", FirstName: "F", LastName: "L", Email: "f@example.org",
+		Address: "A", City: "C", State: "IL", Zip: "62701"}}
+	msgs := []letter.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", To: "t@gov.example", From: "letters@mg.example",
 		ReplyTo: "f@example.org", Subject: "S", Text: "T", Tag: "l"}}
-	if _, err := q.Record(ctx, sig, msgs); err != nil {
+	if _, err := parts.Recorder.Record(ctx, sig, msgs); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := st.Message(ctx, msgs[0].ID); m.State != store.StateQueued || m.Attempts != 1 {
+	if m, _ := st.Message(ctx, msgs[0].ID); m.State != letter.StateQueued || m.Attempts != 1 {
 		t.Fatalf("after the failed inline send: %s, %d attempts", m.State, m.Attempts)
 	}
 
@@ -66,7 +59,7 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	if n := len(mg.Messages()); n != 1 {
 		t.Fatalf("%d letters arrived, want 1", n)
 	}
-	if m, _ := st.Message(ctx, msgs[0].ID); m.State != store.StateSent {
+	if m, _ := st.Message(ctx, msgs[0].ID); m.State != letter.StateSent {
 		t.Fatalf("state %s, want sent", m.State)
 	}
 }

@@ -11,16 +11,12 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"campaignkit/handler"
 	"campaignkit/handler/config"
-	"campaignkit/handler/deliver"
 	"campaignkit/handler/letter"
-	"campaignkit/handler/queue"
-	"campaignkit/handler/store"
 	"campaignkit/netlify/buildinfo"
 	"campaignkit/netlify/lambda"
 )
@@ -61,71 +57,54 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 	case cfg.Outbox():
 		log.Error("MAILGUN_API_KEY is not set: letters are refused")
 		rec = refuse{"Sending letters is not set up on this site yet."}
-	case cfg.DatabaseURL != "":
-		rec = &lazyDurable{open: func() (handler.Recorder, error) {
-			// An unreachable host must not hold a supporter past Netlify's limit.
-			ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
-			defer cancel()
-			return durable(ctx, cfg, log)
-		}, log: log}
-		rec.(*lazyDurable).get() // connect at cold start, not on the first supporter's time
 	default:
-		// No database: send now, with a few quick retries (see README).
-		rec = &deliver.Direct{Sender: cfg.Mailgun(), Log: log}
+		// With DATABASE_URL: record with the delivery jobs in Postgres and
+		// try the sends at once; the scheduled deliver function retries the
+		// rest. Without: send now, with a few quick retries (see README).
+		lazy := &lazyRecorder{open: func() (*config.Parts, error) {
+			ctx, cancel := context.WithTimeout(ctx, config.OpenBudget)
+			defer cancel()
+			return cfg.Open(ctx, config.Program{TryInline: config.InlineBudget}, log)
+		}, log: log}
+		lazy.get() // connect at cold start, not on the first supporter's time
+		rec = lazy
 	}
 	if info.Preview() {
 		log.Info("deploy preview: every letter goes to the sandbox address", "context", info.Context)
 	}
 	hc := cfg.Handler(letters, rec, log)
 	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
-	return handler.NewHandler(hc)
+	return handler.New(hc)
 }
 
-// durable records each signature with its delivery jobs in Postgres and
-// tries the send at once; the scheduled deliver function retries the rest.
-func durable(ctx context.Context, cfg *config.Config, log *slog.Logger) (handler.Recorder, error) {
-	st, err := cfg.OpenStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, _, err := cfg.Deliverer(st, log)
-	if err != nil {
-		return nil, err
-	}
-	opts := cfg.QueueOptions(0, log)
-	// Within Netlify's 10 s per call, with the record of each send.
-	opts.TryInline = 5 * time.Second
-	return queue.New(st, d, opts)
-}
-
-// lazyDurable opens the database on first use and again after a failed
+// lazyRecorder opens the database on first use and again after a failed
 // open, so that a passing outage at cold start does not disable a warm
 // function until Netlify recycles it.
-type lazyDurable struct {
-	mu   sync.Mutex
-	rec  handler.Recorder
-	open func() (handler.Recorder, error)
-	log  *slog.Logger
+type lazyRecorder struct {
+	mu    sync.Mutex
+	parts *config.Parts
+	open  func() (*config.Parts, error)
+	log   *slog.Logger
 }
 
-func (l *lazyDurable) get() (handler.Recorder, error) {
+func (l *lazyRecorder) get() (handler.Recorder, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.rec == nil {
-		rec, err := l.open()
+	if l.parts == nil {
+		parts, err := l.open()
 		if err != nil {
 			l.log.Error("database", "error", err.Error())
 			return nil, err
 		}
-		l.rec = rec
+		l.parts = parts
 	}
-	return l.rec, nil
+	return l.parts.Recorder, nil
 }
 
-func (l *lazyDurable) Record(ctx context.Context, sig *store.Signature, msgs []store.Message) (*store.Signature, error) {
+func (l *lazyRecorder) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {
 	rec, err := l.get()
 	if err != nil {
-		return nil, &handler.Unavailable{Reason: "Letters cannot be taken right now; please try again in a few minutes."}
+		return nil, &letter.Unavailable{Reason: "Letters cannot be taken right now; please try again in a few minutes."}
 	}
 	return rec.Record(ctx, sig, msgs)
 }
@@ -133,8 +112,8 @@ func (l *lazyDurable) Record(ctx context.Context, sig *store.Signature, msgs []s
 // refuse is the recorder of a function that must not send.
 type refuse struct{ reason string }
 
-func (r refuse) Record(context.Context, *store.Signature, []store.Message) (*store.Signature, error) {
-	return nil, &handler.Unavailable{Reason: r.reason}
+func (r refuse) Record(context.Context, *letter.Signature, []letter.Message) (*letter.Signature, error) {
+	return nil, &letter.Unavailable{Reason: r.reason}
 }
 
 // unavailable answers every request with 503 and reason.

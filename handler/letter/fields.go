@@ -1,0 +1,138 @@
+package letter
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+)
+
+// Field is one of the sign form's text fields: the one declaration that
+// decoding, normalising, validating and merging read. Its name is the
+// contract's (HTTP field and JSON key); site/data/form.yaml renders the
+// supporter's detail fields from the same names (a test holds them equal).
+type Field struct {
+	Name string
+	// Required fields must not be empty; Missing is then the message.
+	Required bool
+	Missing  string
+	// Max is the longest value, in characters.
+	Max int
+	// Multiline fields keep line breaks and tabs (the letter's body).
+	Multiline bool
+	// Merge fields may appear in a letter as {{name}}.
+	Merge bool
+	// Detail fields are the supporter's details the form's fieldset asks
+	// (site/data/form.yaml); the others are the letter and hidden fields.
+	Detail bool
+	// Of is where the value lives in a Signer.
+	Of func(*Signer) *string
+	// Normalize, when set, runs after trimming (and line-break folding).
+	Normalize func(string) string
+	// Check, when set, reports what is wrong with a non-empty value that
+	// passed the length and character checks, or "".
+	Check func(v string, l *Letter) string
+}
+
+// Limits on each field, in characters. They are generous for people and
+// small enough that no field can carry a payload.
+const (
+	MaxName    = 100
+	MaxEmail   = 254
+	MaxAddress = 200
+	MaxCity    = 100
+	MaxPhone   = 30
+	MaxSubject = 200
+	MaxBody    = 10000
+	MaxSource  = 100
+)
+
+var (
+	zipPattern   = regexp.MustCompile(`^[0-9]{5}(-?[0-9]{4})?$`)
+	phonePattern = regexp.MustCompile(`^[0-9 +().-]{7,30}$`)
+)
+
+// Fields are the sign form's text fields in the form's order. opt_in, a
+// tick box, is the one field outside it (Signer.OptIn).
+var Fields = []Field{
+	{Name: "letter", Max: 64, Of: func(s *Signer) *string { return &s.Letter }},
+	{Name: "first_name", Required: true, Missing: "Please enter your first name.", Max: MaxName, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.FirstName }},
+	{Name: "last_name", Required: true, Missing: "Please enter your last name.", Max: MaxName, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.LastName }},
+	{Name: "email", Required: true, Missing: "Please enter your email address.", Max: MaxEmail, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Email }, Check: checkEmail},
+	{Name: "phone", Max: MaxPhone, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Phone }, Check: checkPattern(phonePattern,
+			"Please enter a phone number using digits (spaces, +, -, ( ) are fine).")},
+	{Name: "address", Required: true, Missing: "Please enter your street address.", Max: MaxAddress, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Address }},
+	{Name: "city", Required: true, Missing: "Please enter your city.", Max: MaxCity, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.City }},
+	{Name: "state", Required: true, Missing: "Please choose your state.", Max: 2, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.State }, Normalize: strings.ToUpper, Check: checkState},
+	{Name: "zip", Required: true, Missing: "Please enter your ZIP code.", Max: 10, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Zip }, Check: checkPattern(zipPattern,
+			"Please enter a 5-digit ZIP code (or ZIP+4, like 12345-6789).")},
+	{Name: "subject", Max: MaxSubject, Of: func(s *Signer) *string { return &s.Subject }},
+	{Name: "body", Max: MaxBody, Multiline: true, Of: func(s *Signer) *string { return &s.Body }},
+	{Name: "source", Max: MaxSource, Of: func(s *Signer) *string { return &s.Source }},
+	// A honeypot: people never see it, so anything in it came from a bot.
+	{Name: "website", Max: 1000, Of: func(s *Signer) *string { return &s.Website },
+		Check: func(string, *Letter) string { return "This field must stay empty." }},
+}
+
+// OptIn is the name of the form's consent tick box.
+const OptIn = "opt_in"
+
+// FieldByName returns the field of that name.
+func FieldByName(name string) (Field, bool) {
+	for _, f := range Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// FullName is the merge field for the signer's whole name; it is no form
+// field of its own.
+const FullName = "full_name"
+
+// mergeable reports whether a letter may use {{name}}.
+func mergeable(name string) bool {
+	if name == FullName {
+		return true
+	}
+	f, ok := FieldByName(name)
+	return ok && f.Merge
+}
+
+func checkEmail(v string, _ *Letter) string {
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
+		return "Please enter an email address like name@example.com."
+	}
+	return ""
+}
+
+func checkPattern(p *regexp.Regexp, message string) func(string, *Letter) string {
+	return func(v string, _ *Letter) string {
+		if !p.MatchString(v) {
+			return message
+		}
+		return ""
+	}
+}
+
+// checkState accepts the codes the letter's form offers (site/data/states.yaml,
+// published with the letter): one list for the page and the handler.
+func checkState(v string, l *Letter) string {
+	if l != nil {
+		for _, s := range l.Form.States {
+			if s.Code == v {
+				return ""
+			}
+		}
+	}
+	return "Please choose a US state (two-letter code, like NY)."
+}

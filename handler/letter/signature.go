@@ -1,0 +1,164 @@
+package letter
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Signature is one supporter's signature of one letter, as recorded. Its
+// Signer's Subject and Body are empty when the supporter kept the
+// published ones.
+type Signature struct {
+	ID string
+	Signer
+	CreatedAt time.Time
+}
+
+// Message states.
+const (
+	StateQueued = "queued"
+	StateSent   = "sent"
+	StateFailed = "failed"
+)
+
+// Message is one letter to one target: merged, addressed, and where its
+// delivery stands. What is recorded is exactly what goes on the wire.
+type Message struct {
+	// ID is our Message-Id (without angle brackets), stable for
+	// (signature, target): a retried send is recognisably the same letter.
+	ID          string
+	SignatureID string
+	TargetIndex int
+	TargetName  string
+	TargetEmail string
+	// To is the envelope recipient, fixed when the letter is recorded: the
+	// target, or the sandbox address of a preview. Delivery sends exactly
+	// this, whatever process sends it.
+	To      string
+	From    string
+	ReplyTo string
+	Subject string
+	Text    string
+	Tag     string
+	State   string
+	// ProviderID is the id the mail service gave the message.
+	ProviderID string
+	// Error is why the last attempt failed, in the mail service's words.
+	Error     string
+	Attempts  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ErrDuplicate is returned when the same email address already signed the
+// same letter; the first signature comes with it.
+var ErrDuplicate = errors.New("this address already signed this letter")
+
+// ErrNotFound is returned when a message or signature does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Sending is how the campaign addresses its letters (from the configuration).
+type Sending struct {
+	// From is the From address (CAMPAIGN_FROM); its display name, if any,
+	// follows the signer's name.
+	From mail.Address
+	// MessageIDDomain is the right-hand side of our Message-Ids.
+	MessageIDDomain string
+	// SandboxTo, when set, receives every letter instead of its target.
+	SandboxTo string
+}
+
+// Sign turns a valid signer of l into the signature and the messages to
+// record: one per target, merged and addressed.
+func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
+	sig := &Signature{ID: NewID(), Signer: *s}
+	sig.Letter = l.ID
+	// An unedited letter is recorded as such, so organizers can tell.
+	if s.Subject == l.Subject {
+		sig.Subject = ""
+	}
+	if s.Body == l.Body {
+		sig.Body = ""
+	}
+	fromName := s.FullName()
+	if how.From.Name != "" {
+		fromName += " via " + how.From.Name
+	}
+	from := (&mail.Address{Name: fromName, Address: how.From.Address}).String()
+	replyTo := (&mail.Address{Name: s.FullName(), Address: s.Email}).String()
+	msgs := Merge(l, s)
+	for i := range msgs {
+		m := &msgs[i]
+		m.ID = MessageID(sig.ID, i, how.MessageIDDomain)
+		m.SignatureID = sig.ID
+		m.To = (&mail.Address{Name: m.TargetName, Address: m.TargetEmail}).String()
+		if how.SandboxTo != "" {
+			m.To = how.SandboxTo
+		}
+		m.From, m.ReplyTo, m.Tag = from, replyTo, l.ID
+	}
+	return sig, msgs
+}
+
+// MessageID is our Message-Id for a signature's message to target i.
+func MessageID(signatureID string, target int, domain string) string {
+	return fmt.Sprintf("%s.%d@%s", signatureID, target, domain)
+}
+
+// NewID returns a random identifier (128 bits, hex).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// EmailKey is the form of an address used to recognise a repeat signer.
+func EmailKey(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// CheckHeaders refuses a message whose header values hold a line break or
+// a control character, the one way text could add a header or a
+// recipient. Validation already refuses them; senders check again before
+// anything reaches the wire.
+func (m *Message) CheckHeaders() error {
+	for _, h := range []struct{ name, value string }{{"Message-Id", m.ID}, {"From", m.From},
+		{"Reply-To", m.ReplyTo}, {"To", m.To}, {"Subject", m.Subject}, {"Tag", m.Tag}} {
+		if HasLineBreakOrControl(h.value, false) {
+			return &SendError{Permanent: true, Err: fmt.Errorf("header %s holds a line break", h.name)}
+		}
+		if h.value == "" && h.name != "Tag" {
+			return &SendError{Permanent: true, Err: fmt.Errorf("header %s is empty", h.name)}
+		}
+	}
+	return nil
+}
+
+// SendError is a failed send, as the mail service explained it.
+type SendError struct {
+	// Permanent errors will fail again: do not retry.
+	Permanent bool
+	// RateLimited is set when the service asked us to slow down.
+	RateLimited bool
+	// Refused is set when the service refused our credentials, domain or
+	// region: every send fails alike until the operator fixes it.
+	Refused bool
+	// RetryAfter is the wait the service asked for, when it said.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *SendError) Error() string { return e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Unavailable is returned by a recorder that will not take signatures now,
+// with words for the supporter (a deploy preview that must not mail
+// officials, a database out of reach).
+type Unavailable struct{ Reason string }
+
+func (e *Unavailable) Error() string { return e.Reason }
