@@ -54,7 +54,7 @@ func main() {
 	run("crash", func() error { return crash(*crashN) })
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 type loadResult struct {
 	accepted int

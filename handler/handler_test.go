@@ -113,7 +113,7 @@ func readBody(t *testing.T, r *http.Response) string {
 // wireFields is every field a letter may carry to Mailgun, no more.
 var wireFields = []string{"from", "h:Message-Id", "h:Reply-To", "o:tag", "o:tracking", "subject", "text", "to"}
 
-func assertOnlyFields(t *testing.T, m mailguntest.Message) {
+func assertOnlyFields(t *testing.T, m mailguntest.Received) {
 	t.Helper()
 	var got []string
 	for k, v := range m.Fields {
@@ -138,7 +138,7 @@ func TestFormPostSendsOneLetterPerTarget(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("stand-in got %d messages, want 2", len(msgs))
 	}
-	slices.SortFunc(msgs, func(a, b mailguntest.Message) int {
+	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
 	})
 	l := e.letters["family-separation"]

@@ -97,7 +97,7 @@ type Delivery struct {
 }
 
 // Count compares the stand-in's messages with the accepted signers.
-func Count(msgs []mailguntest.Message, accepted map[string]bool, targets int) Delivery {
+func Count(msgs []mailguntest.Received, accepted map[string]bool, targets int) Delivery {
 	d := Delivery{Expected: len(accepted) * targets}
 	pairs := map[string]bool{}
 	ids := map[string]int{}

@@ -174,7 +174,7 @@ func TestServeSignAndSend(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("stand-in got %d messages, want 2\n%s", len(msgs), inst.Logs())
 	}
-	slices.SortFunc(msgs, func(a, b mailguntest.Message) int {
+	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
 	})
 	for i, name := range []string{"president", "secretary"} {

@@ -123,10 +123,10 @@ func (c *Config) Mailgun() *mailgun.Sender {
 
 func (c *Config) queueOptions(p Program, log *slog.Logger) queue.Options {
 	return queue.Options{
-		Workers:     p.Workers,
-		SendRate:    c.SendRate,
-		JobTimeout:  c.JobTimeout(),
-		RescueAfter: 2 * c.JobTimeout(),
+		Workers:      p.Workers,
+		SendRate:     c.SendRate,
+		JobTimeout:   c.JobTimeout(),
+		RescueAfter:  2 * c.JobTimeout(),
 		TryInline:    p.TryInline,
 		PollInterval: p.PollInterval,
 		Log:          log,

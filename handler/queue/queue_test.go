@@ -3,7 +3,6 @@ package queue_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,7 +18,7 @@ import (
 	"campaignkit/handler/store/storetest"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // start runs a queue with workers on st, sending to the stand-in.
 // backoffCap is the longest wait between retries (0: the default).

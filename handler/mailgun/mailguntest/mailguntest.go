@@ -17,15 +17,15 @@ import (
 	"time"
 )
 
-// Message is one accepted call, with every form field as sent.
-type Message struct {
+// Received is one accepted call, with every form field as sent.
+type Received struct {
 	Domain string
 	ID     string // the id we answered with
 	Fields map[string][]string
 }
 
 // Get is the first value of a field ("to", "h:Reply-To", "o:tag", …).
-func (m Message) Get(field string) string {
+func (m Received) Get(field string) string {
 	if v := m.Fields[field]; len(v) > 0 {
 		return v[0]
 	}
@@ -58,7 +58,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	behaviour Behaviour
-	messages  []Message
+	messages  []Received
 	calls     int
 	statuses  map[int]int
 	window    time.Time
@@ -92,10 +92,10 @@ func (s *Server) SetBehaviour(b Behaviour) {
 }
 
 // Messages returns the accepted messages so far.
-func (s *Server) Messages() []Message {
+func (s *Server) Messages() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Message(nil), s.messages...)
+	return append([]Received(nil), s.messages...)
 }
 
 // Calls returns how many calls were made and how many got each status.
@@ -110,7 +110,7 @@ func (s *Server) Calls() (int, map[int]int) {
 }
 
 // WaitFor waits until at least n messages were accepted, or the timeout.
-func (s *Server) WaitFor(n int, timeout time.Duration) []Message {
+func (s *Server) WaitFor(n int, timeout time.Duration) []Received {
 	deadline := time.Now().Add(timeout)
 	for {
 		msgs := s.Messages()
@@ -187,7 +187,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.seq++
 	id := fmt.Sprintf("<%d.stand-in@%s>", s.seq, parts[1])
-	s.messages = append(s.messages, Message{Domain: parts[1], ID: id, Fields: fields})
+	s.messages = append(s.messages, Received{Domain: parts[1], ID: id, Fields: fields})
 	s.mu.Unlock()
 	s.answer(w, http.StatusOK, map[string]string{"id": id, "message": "Queued. Thank you."})
 }

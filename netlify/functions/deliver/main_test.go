@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	env := map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(),
 		"DATABASE_URL": url, "CAMPAIGN_SEND_TIMEOUT": "500ms"}
 	getenv := func(k string) string { return env[k] }
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 
 	// As the sign function does, with Mailgun down.
@@ -65,7 +64,7 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 }
 
 func TestRunWithoutDatabaseDoesNothing(t *testing.T) {
-	resp := run(context.Background(), func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	resp := run(context.Background(), func(string) string { return "" }, slog.New(slog.DiscardHandler))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}

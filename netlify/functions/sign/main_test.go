@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -55,7 +54,7 @@ func event(t *testing.T, name string) events.APIGatewayProxyRequest {
 	return ev
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func function(t *testing.T, files fs.FS, env map[string]string) lambda.Adapter {
 	h := newHandler(context.Background(), files, func(k string) string { return env[k] }, quiet())
