@@ -329,3 +329,61 @@ func TestWrongKeyHoldsLettersWithoutHammering(t *testing.T) {
 		t.Fatalf("after the fix: %v", counts)
 	}
 }
+
+// A 429 holds back every worker for its Retry-After, not just the one
+// that got it: apart from sends already under way, nothing reaches
+// Mailgun until the wait is over.
+func TestA429PausesEveryWorker(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{Script: []mailguntest.Answer{{Status: http.StatusTooManyRequests, RetryAfter: "1"}}})
+	const workers = 4
+	q := start(t, st, mg, queue.Options{Workers: workers, PollInterval: 20 * time.Millisecond}, 0)
+	ids := sign(t, q, 6, target)
+	if counts := waitCounts(t, st, 30*time.Second); counts[letter.StateSent] != len(ids) {
+		t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
+	}
+	log := mg.Log()
+	if log[0].Status != http.StatusTooManyRequests {
+		t.Fatalf("first call answered %d: the test proves nothing", log[0].Status)
+	}
+	soon := 0
+	for _, c := range log[1:] {
+		if c.At.Sub(log[0].At) < 800*time.Millisecond {
+			soon++
+		}
+	}
+	if soon > workers-1 {
+		t.Fatalf("%d calls within 800 ms of a 429 with Retry-After: 1 (at most the %d sends already under way may finish)", soon, workers-1)
+	}
+	assertEachArrivedOnce(t, mg, ids)
+}
+
+// After its last attempt a message that kept failing is recorded as
+// failed, with the reason, and no longer retried.
+func TestGivesUpAfterTheLastAttempt(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
+	q := start(t, st, mg, queue.Options{Workers: 2, MaxAttempts: 2}, 100*time.Millisecond)
+	ids := sign(t, q, 1, target)
+	counts := waitCounts(t, st, 20*time.Second)
+	if counts[letter.StateFailed] != 2 {
+		t.Fatalf("counts = %v, want both failed", counts)
+	}
+	for _, id := range ids {
+		m, err := st.Message(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Attempts != 2 || !strings.Contains(m.Error, "gave up after 2 attempts") || !strings.Contains(m.Error, "500") {
+			t.Errorf("message %s: %d attempts, error %q", id, m.Attempts, m.Error)
+		}
+	}
+	waitJobsCancelled(t, st, 2)
+	if calls, _ := mg.Calls(); calls != 4 {
+		t.Fatalf("%d calls, want 4 (two attempts per message)", calls)
+	}
+}

@@ -46,6 +46,21 @@ type Behaviour struct {
 	Reject string
 	// Delay is how long each call takes, like a slow network.
 	Delay time.Duration
+	// Script answers the next calls in order, one entry each, before any
+	// other behaviour; then the server behaves as the rest says.
+	Script []Answer
+}
+
+// Answer is one scripted answer: a status and, when set, a Retry-After.
+type Answer struct {
+	Status     int
+	RetryAfter string
+}
+
+// Call is one call the server answered.
+type Call struct {
+	At     time.Time
+	Status int
 }
 
 // Server is the stand-in.
@@ -61,6 +76,7 @@ type Server struct {
 	messages  []Received
 	calls     int
 	statuses  map[int]int
+	log       []Call
 	window    time.Time
 	inWindow  int
 	seq       int
@@ -121,9 +137,17 @@ func (s *Server) WaitFor(n int, timeout time.Duration) []Received {
 	}
 }
 
+// Log returns every call answered so far, in order, with its time.
+func (s *Server) Log() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.log...)
+}
+
 func (s *Server) answer(w http.ResponseWriter, status int, body any) {
 	s.mu.Lock()
 	s.statuses[status]++
+	s.log = append(s.log, Call{At: time.Now(), Status: status})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -134,6 +158,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls++
 	b, key := s.behaviour, s.accepts
+	var scripted *Answer
+	if len(s.behaviour.Script) > 0 {
+		scripted = &s.behaviour.Script[0]
+		s.behaviour.Script = s.behaviour.Script[1:]
+	}
 	s.mu.Unlock()
 
 	// POST /v3/{domain}/messages
@@ -149,6 +178,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Delay > 0 {
 		time.Sleep(b.Delay)
+	}
+	if scripted != nil && scripted.Status != http.StatusOK {
+		if scripted.RetryAfter != "" {
+			w.Header().Set("Retry-After", scripted.RetryAfter)
+		}
+		s.answer(w, scripted.Status, map[string]string{"message": "scripted answer"})
+		return
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
 		s.answer(w, http.StatusBadRequest, map[string]string{"message": "bad form: " + err.Error()})

@@ -1,0 +1,228 @@
+package deliver_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"campaignkit/handler/deliver"
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/store"
+	"campaignkit/handler/store/storetest"
+)
+
+var testLetter = &letter.Letter{
+	ID: "l", Subject: "Subject", Body: "Body from {{city}}.",
+	Targets: []letter.Target{
+		{Name: "One", Email: "one@gov.example", Salutation: "Dear One,"},
+		{Name: "Two", Email: "two@gov.example", Salutation: "Dear Two,"},
+	},
+}
+
+// signed is one signature's two messages, merged and addressed.
+func signed() (*letter.Signature, []letter.Message) {
+	s := &letter.Signer{Letter: "l", FirstName: "Ana", LastName: "Ruiz", Email: "ana@example.org", City: "Springfield"}
+	return letter.Sign(testLetter, s, letter.Sending{From: mail.Address{Address: "letters@mg.example"}, MessageIDDomain: "mg.example"})
+}
+
+func sender(mg *mailguntest.Server) *mailgun.Sender {
+	return mailgun.New(mailgun.Account{Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second})
+}
+
+// recorded stores one signature and returns a deliverer for it.
+func recorded(t *testing.T, mg *mailguntest.Server) (*deliver.Deliverer, *store.Store, []letter.Message) {
+	t.Helper()
+	st := storetest.OpenSQLite(t, t.TempDir())
+	sig, msgs := signed()
+	if _, err := st.Record(context.Background(), sig, msgs, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := &deliver.Deliverer{Store: st, Sender: sender(mg), BackoffCap: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
+	return d, st, msgs
+}
+
+// TestOneOutcomes: each answer of the mail service becomes one outcome,
+// and the message's recorded state says the same.
+func TestOneOutcomes(t *testing.T) {
+	tests := []struct {
+		name      string
+		answer    mailguntest.Answer
+		attempt   deliver.Attempt
+		verdict   deliver.Verdict
+		wait      time.Duration // exact, or a bound when waitUpTo
+		waitUpTo  bool
+		state     string
+		errorHint string
+	}{
+		{"accepted", mailguntest.Answer{Status: 200}, deliver.Attempt{N: 1}, deliver.Sent, 0, false, letter.StateSent, ""},
+		{"server error is retried", mailguntest.Answer{Status: 500}, deliver.Attempt{N: 1}, deliver.Retry, 0, false, letter.StateQueued, "500"},
+		{"server error on the last attempt fails", mailguntest.Answer{Status: 500}, deliver.Attempt{N: 9, Last: true}, deliver.Failed, 0, false,
+			letter.StateFailed, "gave up after 9 attempts"},
+		{"unavailable with Retry-After waits as told", mailguntest.Answer{Status: 503, RetryAfter: "7"}, deliver.Attempt{N: 1}, deliver.Retry,
+			7 * time.Second, false, letter.StateQueued, "503"},
+		{"429 pauses every sender as told", mailguntest.Answer{Status: 429, RetryAfter: "2"}, deliver.Attempt{N: 1}, deliver.Pause,
+			2 * time.Second, false, letter.StateQueued, "429"},
+		{"429 without Retry-After pauses within the backoff cap", mailguntest.Answer{Status: 429}, deliver.Attempt{N: 20}, deliver.Pause,
+			10 * time.Second, true, letter.StateQueued, "429"},
+		{"429 on the last attempt still waits, never fails", mailguntest.Answer{Status: 429, RetryAfter: "1"}, deliver.Attempt{N: 9, Last: true},
+			deliver.Pause, time.Second, false, letter.StateQueued, "429"},
+		{"refused key pauses every sender for the cap", mailguntest.Answer{Status: 401}, deliver.Attempt{N: 1}, deliver.Pause,
+			10 * time.Second, false, letter.StateQueued, "401"},
+		{"refused message fails at once", mailguntest.Answer{Status: 400}, deliver.Attempt{N: 1}, deliver.Failed, 0, false,
+			letter.StateFailed, "400"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mg := mailguntest.New()
+			defer mg.Close()
+			mg.SetBehaviour(mailguntest.Behaviour{Script: []mailguntest.Answer{tt.answer}})
+			d, st, msgs := recorded(t, mg)
+			out := d.One(context.Background(), msgs[0].ID, tt.attempt)
+			if out.Verdict != tt.verdict {
+				t.Fatalf("verdict %v, want %v (err %v)", out.Verdict, tt.verdict, out.Err)
+			}
+			if tt.waitUpTo {
+				if out.Wait <= 0 || out.Wait > tt.wait {
+					t.Errorf("wait %v, want within (0, %v]", out.Wait, tt.wait)
+				}
+			} else if out.Wait != tt.wait {
+				t.Errorf("wait %v, want %v", out.Wait, tt.wait)
+			}
+			m, err := st.Message(context.Background(), msgs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.State != tt.state || m.Attempts != 1 {
+				t.Errorf("recorded %s after %d attempts, want %s after 1", m.State, m.Attempts, tt.state)
+			}
+			if !strings.Contains(m.Error, tt.errorHint) {
+				t.Errorf("recorded error %q, want it to mention %q", m.Error, tt.errorHint)
+			}
+			if tt.verdict == deliver.Sent && !strings.Contains(m.ProviderID, "stand-in") {
+				t.Errorf("provider id %q, want the stand-in's", m.ProviderID)
+			}
+		})
+	}
+}
+
+// TestOneNeverResendsWhatIsDone: a message sent or given up before is not
+// sent again, whoever asks.
+func TestOneNeverResendsWhatIsDone(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	d, st, msgs := recorded(t, mg)
+	ctx := context.Background()
+	if err := st.MarkSent(ctx, msgs[0].ID, "earlier"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkFailed(ctx, msgs[1].ID, "refused earlier"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{msgs[0].ID, msgs[1].ID, "unknown.0@mg.example"} {
+		if out := d.One(ctx, id, deliver.Attempt{N: 2}); out.Verdict != deliver.Skipped {
+			t.Errorf("%s: verdict %v, want skipped", id, out.Verdict)
+		}
+	}
+	if calls, _ := mg.Calls(); calls != 0 {
+		t.Fatalf("%d calls to Mailgun for messages already done", calls)
+	}
+	if m, _ := st.Message(ctx, msgs[0].ID); m.State != letter.StateSent || m.ProviderID != "earlier" {
+		t.Errorf("the sent message became %s (%s)", m.State, m.ProviderID)
+	}
+}
+
+// TestOneSendsExactlyWhatWasRecorded: the wire carries the recorded
+// recipient, sender, reply address, subject, text, tag and Message-Id.
+func TestOneSendsExactlyWhatWasRecorded(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	d, _, msgs := recorded(t, mg)
+	if out := d.One(context.Background(), msgs[1].ID, deliver.Attempt{N: 1}); out.Verdict != deliver.Sent {
+		t.Fatalf("verdict %v: %v", out.Verdict, out.Err)
+	}
+	got := mg.Messages()
+	if len(got) != 1 {
+		t.Fatalf("%d messages arrived", len(got))
+	}
+	m := msgs[1]
+	for field, want := range map[string]string{"to": m.To, "from": m.From, "h:Reply-To": m.ReplyTo, "subject": m.Subject,
+		"text": m.Text, "o:tag": m.Tag, "h:Message-Id": "<" + m.ID + ">"} {
+		if got[0].Get(field) != want {
+			t.Errorf("%s = %q, want %q", field, got[0].Get(field), want)
+		}
+	}
+	if !strings.HasPrefix(m.Text, "Dear Two,\n\nBody from Springfield.") {
+		t.Errorf("text %q is not the second target's copy", m.Text)
+	}
+}
+
+func TestDirectTriesThreeTimesThenSucceeds(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{Script: []mailguntest.Answer{{Status: 500}, {Status: 502}}})
+	sig, msgs := signed()
+	d := &deliver.Direct{Sender: sender(mg), Backoff: time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	if _, err := d.Record(context.Background(), sig, msgs); err != nil {
+		t.Fatalf("two failures then success: %v", err)
+	}
+	if n := len(mg.Messages()); n != 2 {
+		t.Fatalf("%d letters arrived, want 2", n)
+	}
+	if calls, _ := mg.Calls(); calls != 4 {
+		t.Fatalf("%d calls, want 4 (3 for the first letter, 1 for the second)", calls)
+	}
+}
+
+func TestDirectReportsWhatItCouldNotSend(t *testing.T) {
+	tests := []struct {
+		name      string
+		behaviour mailguntest.Behaviour
+		calls     int
+	}{
+		{"Mailgun down: three tries each", mailguntest.Behaviour{FailRate: 1}, 6},
+		{"refused message: no retry", mailguntest.Behaviour{Reject: "gov.example"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mg := mailguntest.New()
+			defer mg.Close()
+			mg.SetBehaviour(tt.behaviour)
+			sig, msgs := signed()
+			d := &deliver.Direct{Sender: sender(mg), Backoff: time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+			_, err := d.Record(context.Background(), sig, msgs)
+			var se *letter.SendError
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %v, want the send errors reported", err)
+			}
+			for _, m := range msgs {
+				if !strings.Contains(err.Error(), m.ID) {
+					t.Errorf("the error does not name message %s: %v", m.ID, err)
+				}
+			}
+			if calls, _ := mg.Calls(); calls != tt.calls {
+				t.Errorf("%d calls, want %d", calls, tt.calls)
+			}
+		})
+	}
+}
+
+// TestBackoffDoublesToItsCap: 1 s doubling, jittered between half and all,
+// never above the cap.
+func TestBackoffDoublesToItsCap(t *testing.T) {
+	for attempt, full := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 7: 30 * time.Second, 100: 30 * time.Second} {
+		for range 50 {
+			if d := deliver.Backoff(30*time.Second, attempt); d < full/2 || d > full {
+				t.Fatalf("attempt %d: %v, want within [%v, %v]", attempt, d, full/2, full)
+			}
+		}
+	}
+	if d := deliver.Backoff(0, 1); d <= 0 {
+		t.Fatalf("no cap: %v, want the default", d)
+	}
+}
