@@ -138,12 +138,9 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 
 	now := time.Now().UTC()
 	sig.CreatedAt = now
-	res, err := tx.ExecContext(ctx, `INSERT INTO signatures
-		(id, letter_id, email_key, first_name, last_name, email, address, city, state, zip, phone, opt_in, source, subject, body, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		ON CONFLICT (letter_id, email_key) DO NOTHING`,
-		sig.ID, sig.Letter, letter.EmailKey(sig.Email), sig.FirstName, sig.LastName, sig.Email, sig.Address, sig.City,
-		sig.State, sig.Zip, sig.Phone, sig.OptIn, sig.Source, sig.Subject, sig.Body, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO signatures (email_key, `+signatureColumns.names()+`)
+		VALUES ($1, `+signatureColumns.placeholders(2)+`) ON CONFLICT (letter_id, email_key) DO NOTHING`,
+		append([]any{letter.EmailKey(sig.Email)}, signatureColumns.of(sig)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	}
@@ -159,11 +156,8 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 	for i := range msgs {
 		m := &msgs[i]
 		m.SignatureID, m.State, m.CreatedAt, m.UpdatedAt = sig.ID, letter.StateQueued, now, now
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			m.ID, m.SignatureID, m.TargetIndex, m.TargetName, m.TargetEmail, m.To, m.From, m.ReplyTo, m.Subject, m.Text, m.Tag,
-			m.State, now, now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
+			VALUES (`+messageColumns.placeholders(1)+`)`, messageColumns.of(m)...)
 		if err != nil {
 			return nil, fmt.Errorf("store: record message: %w", err)
 		}
@@ -180,7 +174,7 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 }
 
 func (s *Store) signatureByEmail(ctx context.Context, q querier, letterID, emailKey string) (*letter.Signature, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+signatureColumns+` FROM signatures WHERE letter_id = $1 AND email_key = $2`,
+	row := q.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE letter_id = $1 AND email_key = $2`,
 		letterID, emailKey)
 	return scanSignature(row)
 }
@@ -189,12 +183,83 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-const signatureColumns = `id, letter_id, first_name, last_name, email, address, city, state, zip, phone, opt_in, source, subject, body, created_at`
+// columns maps a table's columns to where each value lives in a domain
+// value: the one list that inserts, selects and scans use.
+type columns[T any] []struct {
+	name  string
+	field func(*T) any // a pointer to the field
+}
+
+func (c columns[T]) names() string {
+	names := make([]string, len(c))
+	for i, col := range c {
+		names[i] = col.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// placeholders are $first, $first+1, … for an insert of every column.
+func (c columns[T]) placeholders(first int) string {
+	p := make([]string, len(c))
+	for i := range c {
+		p[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+// of are pointers to v's fields in column order: Scan fills them, and
+// database/sql reads through them for an insert.
+func (c columns[T]) of(v *T) []any {
+	ptrs := make([]any, len(c))
+	for i, col := range c {
+		ptrs[i] = col.field(v)
+	}
+	return ptrs
+}
+
+// signatureColumns are the signatures table's, but email_key (derived).
+var signatureColumns = columns[letter.Signature]{
+	{"id", func(g *letter.Signature) any { return &g.ID }},
+	{"letter_id", func(g *letter.Signature) any { return &g.Letter }},
+	{"first_name", func(g *letter.Signature) any { return &g.FirstName }},
+	{"last_name", func(g *letter.Signature) any { return &g.LastName }},
+	{"email", func(g *letter.Signature) any { return &g.Email }},
+	{"address", func(g *letter.Signature) any { return &g.Address }},
+	{"city", func(g *letter.Signature) any { return &g.City }},
+	{"state", func(g *letter.Signature) any { return &g.State }},
+	{"zip", func(g *letter.Signature) any { return &g.Zip }},
+	{"phone", func(g *letter.Signature) any { return &g.Phone }},
+	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
+	{"source", func(g *letter.Signature) any { return &g.Source }},
+	{"subject", func(g *letter.Signature) any { return &g.Subject }},
+	{"body", func(g *letter.Signature) any { return &g.Body }},
+	{"created_at", func(g *letter.Signature) any { return &g.CreatedAt }},
+}
+
+// messageColumns are the messages table's.
+var messageColumns = columns[letter.Message]{
+	{"id", func(m *letter.Message) any { return &m.ID }},
+	{"signature_id", func(m *letter.Message) any { return &m.SignatureID }},
+	{"target_index", func(m *letter.Message) any { return &m.TargetIndex }},
+	{"target_name", func(m *letter.Message) any { return &m.TargetName }},
+	{"target_email", func(m *letter.Message) any { return &m.TargetEmail }},
+	{"to_addr", func(m *letter.Message) any { return &m.To }},
+	{"from_addr", func(m *letter.Message) any { return &m.From }},
+	{"reply_to", func(m *letter.Message) any { return &m.ReplyTo }},
+	{"subject", func(m *letter.Message) any { return &m.Subject }},
+	{"text", func(m *letter.Message) any { return &m.Text }},
+	{"tag", func(m *letter.Message) any { return &m.Tag }},
+	{"state", func(m *letter.Message) any { return &m.State }},
+	{"provider_id", func(m *letter.Message) any { return &m.ProviderID }},
+	{"error", func(m *letter.Message) any { return &m.Error }},
+	{"attempts", func(m *letter.Message) any { return &m.Attempts }},
+	{"created_at", func(m *letter.Message) any { return &m.CreatedAt }},
+	{"updated_at", func(m *letter.Message) any { return &m.UpdatedAt }},
+}
 
 func scanSignature(row *sql.Row) (*letter.Signature, error) {
 	var g letter.Signature
-	err := row.Scan(&g.ID, &g.Letter, &g.FirstName, &g.LastName, &g.Email, &g.Address, &g.City, &g.State, &g.Zip,
-		&g.Phone, &g.OptIn, &g.Source, &g.Subject, &g.Body, &g.CreatedAt)
+	err := row.Scan(signatureColumns.of(&g)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, letter.ErrNotFound
 	}
@@ -204,13 +269,9 @@ func scanSignature(row *sql.Row) (*letter.Signature, error) {
 	return &g, nil
 }
 
-const messageColumns = `id, signature_id, target_index, target_name, target_email, to_addr, from_addr, reply_to, subject, text, tag,
-	state, provider_id, error, attempts, created_at, updated_at`
-
 func scanMessage(sc interface{ Scan(...any) error }) (*letter.Message, error) {
 	var m letter.Message
-	err := sc.Scan(&m.ID, &m.SignatureID, &m.TargetIndex, &m.TargetName, &m.TargetEmail, &m.To, &m.From, &m.ReplyTo,
-		&m.Subject, &m.Text, &m.Tag, &m.State, &m.ProviderID, &m.Error, &m.Attempts, &m.CreatedAt, &m.UpdatedAt)
+	err := sc.Scan(messageColumns.of(&m)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, letter.ErrNotFound
 	}
@@ -222,12 +283,12 @@ func scanMessage(sc interface{ Scan(...any) error }) (*letter.Message, error) {
 
 // Message returns one message by its id.
 func (s *Store) Message(ctx context.Context, id string) (*letter.Message, error) {
-	return scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	return scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns.names()+` FROM messages WHERE id = $1`, id))
 }
 
 // Messages returns a signature's messages in target order.
 func (s *Store) Messages(ctx context.Context, signatureID string) ([]letter.Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE signature_id = $1 ORDER BY target_index`, signatureID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns.names()+` FROM messages WHERE signature_id = $1 ORDER BY target_index`, signatureID)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
@@ -250,7 +311,7 @@ func collectMessages(rows *sql.Rows) ([]letter.Message, error) {
 // MessagesInState returns up to limit messages in a state, oldest change
 // first: the failed ones with their reasons, or the ones still queued.
 func (s *Store) MessagesInState(ctx context.Context, state string, limit int) ([]letter.Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE state = $1 ORDER BY updated_at LIMIT $2`, state, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns.names()+` FROM messages WHERE state = $1 ORDER BY updated_at LIMIT $2`, state, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages in state: %w", err)
 	}
