@@ -176,7 +176,7 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 func (s *Store) signatureByEmail(ctx context.Context, q querier, letterID, emailKey string) (*letter.Signature, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE letter_id = $1 AND email_key = $2`,
 		letterID, emailKey)
-	return scanSignature(row)
+	return scan(row, signatureColumns)
 }
 
 type querier interface {
@@ -257,33 +257,22 @@ var messageColumns = columns[letter.Message]{
 	{"updated_at", func(m *letter.Message) any { return &m.UpdatedAt }},
 }
 
-func scanSignature(row *sql.Row) (*letter.Signature, error) {
-	var g letter.Signature
-	err := row.Scan(signatureColumns.of(&g)...)
+// scan reads one row into a new T through its columns.
+func scan[T any](sc interface{ Scan(...any) error }, cols columns[T]) (*T, error) {
+	v := new(T)
+	err := sc.Scan(cols.of(v)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, letter.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: signature: %w", err)
+		return nil, fmt.Errorf("store: read %T: %w", *v, err)
 	}
-	return &g, nil
-}
-
-func scanMessage(sc interface{ Scan(...any) error }) (*letter.Message, error) {
-	var m letter.Message
-	err := sc.Scan(messageColumns.of(&m)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, letter.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: message: %w", err)
-	}
-	return &m, nil
+	return v, nil
 }
 
 // Message returns one message by its id.
 func (s *Store) Message(ctx context.Context, id string) (*letter.Message, error) {
-	return scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns.names()+` FROM messages WHERE id = $1`, id))
+	return scan(s.db.QueryRowContext(ctx, `SELECT `+messageColumns.names()+` FROM messages WHERE id = $1`, id), messageColumns)
 }
 
 // Messages returns a signature's messages in target order.
@@ -299,7 +288,7 @@ func collectMessages(rows *sql.Rows) ([]letter.Message, error) {
 	defer rows.Close()
 	var out []letter.Message
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := scan(rows, messageColumns)
 		if err != nil {
 			return nil, err
 		}
