@@ -166,9 +166,7 @@ func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *lette
 		})
 		return
 	}
-	if err := alreadyTemplate.Execute(w, map[string]any{"Letter": l, "Message": msg}); err != nil {
-		h.log.Error("already-signed page", "error", err.Error())
-	}
+	h.alreadyPage(w, l, date)
 }
 
 // accepted answers a recorded signature: the thank-you page for a form post,

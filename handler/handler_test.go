@@ -364,7 +364,8 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 	mine := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {cookie.String()}})
 	page := readBody(t, mine)
 	today := time.Now().UTC().Format("2 January 2006")
-	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+today) {
+	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+today+".") ||
+		!strings.Contains(page, `<header class="site">`) || !strings.Contains(page, `href="/thanks/"`) {
 		t.Fatalf("repeat with the signer's cookie: %d\n%s", mine.StatusCode, page)
 	}
 	mineJSON := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {cookie.String()}, "Accept": {"application/json"}})
@@ -471,20 +472,25 @@ func TestFormErrorPageNamesProblemsAndKeepsTypedText(t *testing.T) {
 		`<a href="#email">Email</a>: Please enter an email address`,
 		`<a href="#zip">ZIP code</a>: Please enter a 5-digit ZIP code`,
 		`value="jane-at-example.org"`, `value="123"`, `value="Jane"`, `value="Springfield"`,
-		`<option value="IL" selected>`,
+		`<option value="IL" selected="">`,
 		`value="My &lt;subject&gt; &amp; &#34;quotes&#34;"`,
 		">My edited letter, line one.\nLine &lt;two&gt; &amp; more.</textarea>",
-		`id="opt_in" name="opt_in" type="checkbox" value="yes" checked`,
-		`aria-invalid="true"`, `id="email-error"`, `aria-describedby="email-error email-hint"`,
-		`<form method="post" action="/api/sign">`, `name="letter" value="family-separation"`,
-		`<html lang="en-US">`,
+		`id="opt_in" name="opt_in" type="checkbox" value="yes" checked="">`,
+		`<input id="email" name="email" type="email" autocomplete="email" maxlength="254" required="" aria-describedby="email-error email-hint" value="jane-at-example.org" aria-invalid="true">`,
+		`<label for="email">Email <span class="req">(required)</span></label><p class="error-text" id="email-error">Please enter an email address`,
+		`<form method="post" action="/api/sign" id="sign-form"`, `name="letter" value="family-separation"`,
+		// The site's own page: its language, stylesheet, header and footer.
+		`<html lang="en-US">`, `<link rel="stylesheet" href="/css/site.min.`, `<header class="site">`, `<footer class="site">`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("error page lacks %q", want)
 		}
 	}
-	if strings.Contains(page, `id="first_name" name="first_name" type="text" value="Jane" autocomplete="given-name" maxlength="100" required aria-invalid`) {
-		t.Error("a valid field is marked invalid")
+	if n := strings.Count(page, `aria-invalid="true"`); n != 2 {
+		t.Errorf("%d fields marked invalid, want 2 (email, zip)", n)
+	}
+	if strings.Index(page, `<a href="#email">`) > strings.Index(page, `<a href="#zip">`) {
+		t.Error("the summary does not follow the form's order")
 	}
 }
 

@@ -1,101 +1,69 @@
 package handler
 
 import (
-	"embed"
-	"html/template"
+	"bufio"
+	"io"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/html"
 
 	"campaignkit/handler/letter"
 )
 
-//go:embed page.html already.html
-var pageFS embed.FS
+// The handler's HTML pages are built by Hugo with the site (the letter's
+// "pages" in its JSON output, from layouts/_partials/handler/): the site's
+// shell, words and the campaign page's own form. The handler parses each
+// page once into tokens and, per request, streams them back with what it
+// fills in: the values typed, each problem beside its field and in the
+// summary, the date a letter was signed. Everything from a supporter goes
+// out through html.Token.String, which escapes it.
 
-var (
-	pageTemplate    = template.Must(template.ParseFS(pageFS, "page.html"))
-	alreadyTemplate = template.Must(template.ParseFS(pageFS, "already.html"))
-)
-
-// pageData is what the error page shows: the problems, and the form again
-// with everything the supporter typed.
-type pageData struct {
-	Lang       string
-	Stylesheet string
-	Strings    map[string]string
-	Summary    []problem
-	Letter     *letter.Letter
-	Signer     *letter.Signer
-	Fields     []pageField
-	Errors     map[string]string
-}
-
-type problem struct {
-	Field   string // "" when it concerns no single field
-	Label   string
-	Message string
-}
-
-type pageField struct {
-	letter.FormField
-	Value   string
-	Error   string
-	Options []letter.State
-}
-
-// errorPage renders the HTML error page for a form post.
+// errorPage renders the HTML error page for a form post: the form again,
+// holding what the supporter typed, with each problem named.
 func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer, problems map[string]string) {
-	if s == nil {
-		s = &letter.Signer{}
+	var l *letter.Letter
+	if s != nil {
+		l = h.cfg.Letters[s.Letter]
 	}
-	l := h.cfg.Letters[s.Letter]
 	if l == nil {
 		l = h.anyLetter()
 	}
-	d := pageData{Lang: "en", Strings: defaultStrings, Signer: s, Errors: problems, Letter: l}
-	labels := map[string]string{"subject": "Subject", "body": "Your letter", "opt_in": "Keep me informed", "website": "Leave this field empty"}
-	if l != nil {
-		d.Lang, d.Stylesheet = l.Lang, l.Stylesheet
-		if len(l.Form.Strings) > 0 {
-			d.Strings = l.Form.Strings
-		}
-		labels["subject"], labels["body"] = d.Strings["subject"], d.Strings["body"]
-		labels["opt_in"] = d.Strings["opt_in"]
-		values := s.Values()
-		for _, f := range l.Form.Fields {
-			labels[f.Name] = f.Label
-			pf := pageField{FormField: f, Error: problems[f.Name]}
-			pf.Value = values[f.Name]
-			if f.Type == "select" {
-				pf.Options = l.Form.States
-			}
-			d.Fields = append(d.Fields, pf)
-		}
+	src := fallbackErrorPage
+	if l != nil && l.Pages.Error != "" {
+		src = l.Pages.Error
+	} else {
+		h.log.Error("error page: the letter has no page built by Hugo; showing a bare one")
 	}
-	// The summary lists field problems in the form's order, then the rest.
-	order := map[string]int{"website": 98, "request": -1, "letter": -1}
-	for i, f := range d.Fields {
-		order[f.Name] = i
+	var values map[string]string
+	if s != nil {
+		values = s.Values()
 	}
-	order["subject"], order["body"], order["opt_in"] = 90, 91, 92
-	for name, msg := range problems {
-		p := problem{Field: name, Label: labels[name], Message: msg}
-		if _, isField := labels[name]; !isField {
-			p.Field = ""
-		}
-		d.Summary = append(d.Summary, p)
-	}
-	sort.Slice(d.Summary, func(i, j int) bool {
-		return order[d.Summary[i].Field] < order[d.Summary[j].Field]
-	})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pageTemplate.Execute(w, d); err != nil {
+	if err := pages.get(src).fillForm(w, values, problems); err != nil {
 		h.log.Error("error page", "error", err.Error())
 	}
 }
 
-// anyLetter is a letter to take the form's shape from when the request
+// alreadyPage tells a repeat signer, in their own browser, that their
+// letter went out on date and nothing new was sent.
+func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, date string) {
+	src := l.Pages.Already
+	if src == "" {
+		h.log.Error("already-signed page: the letter has no page built by Hugo; showing a bare one")
+		src = fallbackAlreadyPage
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pages.get(src).fillDate(w, date); err != nil {
+		h.log.Error("already-signed page", "error", err.Error())
+	}
+}
+
+// anyLetter is a letter to take the form's page from when the request
 // named none we know.
 func (h *handler) anyLetter() *letter.Letter {
 	ids := make([]string, 0, len(h.cfg.Letters))
@@ -109,12 +77,392 @@ func (h *handler) anyLetter() *letter.Letter {
 	return h.cfg.Letters[ids[0]]
 }
 
-// defaultStrings are the page's words when no letter supplies them.
-var defaultStrings = map[string]string{
-	"required": "required", "optional": "optional", "choose_state": "Choose your state",
-	"subject": "Subject", "body": "Your letter", "hint_body": "", "opt_in": "Keep me informed about this campaign by email.",
-	"send": "Sign and send the letter", "your_details": "Your details", "your_letter": "Your letter",
-	"error_title": "Please check your letter",
-	"error_intro": "Your letter has not been sent yet. Please fix the following and send it again; everything you typed is still here.",
-	"back":        "Back to the campaign",
+// Bare pages for a letter published without Hugo's pages (a site built by
+// older templates): the problems and a way back, without the form.
+const (
+	fallbackErrorPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Please check your letter</title></head>
+<body><main id="main"><div id="problems" role="alert" tabindex="-1"><h1>Please check your letter</h1>
+<ul>
+</ul>
+</div><p><a href="/">Back to the campaign</a></p></main></body></html>`
+	fallbackAlreadyPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Your letter was already sent</title></head>
+<body><main id="main"><h1>Your letter was already sent</h1><p role="status">You already signed this letter on {date}. Each person's letter goes out once, so nothing new was sent.</p><p><a href="/">Back to the campaign</a></p></main></body></html>`
+)
+
+// datePlaceholder is where the already-signed page's words put the date.
+const datePlaceholder = "{date}"
+
+// summaryID is the id of the error page's problem summary, whose first
+// list the handler fills with one item per problem.
+const summaryID = "problems"
+
+// pages holds each page parsed once. It is keyed by the page's text, so a
+// letter is parsed the first time it is needed and never again, and letters
+// loaded twice (tests) share it.
+var pages pageCache
+
+type pageCache struct {
+	mu sync.Mutex
+	m  map[string]*parseOnce
+}
+
+type parseOnce struct {
+	once sync.Once
+	p    *page
+}
+
+func (c *pageCache) get(src string) *page {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*parseOnce{}
+	}
+	e := c.m[src]
+	if e == nil {
+		e = &parseOnce{}
+		c.m[src] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.p = parsePage(src) })
+	return e.p
+}
+
+// page is a Hugo-built document as tokens, with the places the handler
+// fills found in advance.
+type page struct {
+	toks []pageToken
+	// controls are the form's controls by name, the first of each name.
+	controls map[string]*control
+	// summary is the index of the start tag of the list in #problems, or -1.
+	summary int
+	// dates are the indexes of text tokens holding datePlaceholder.
+	dates []int
+}
+
+type pageToken struct {
+	raw string // as Hugo wrote it
+	tok html.Token
+}
+
+// control is an input, textarea or select of the form.
+type control struct {
+	name, id, typ string // typ: the input's type, or "textarea", "select"
+	at            int    // index of its start tag
+	options       []int  // a select's <option> start tags
+	// label is the text of its <label for=id>, without the
+	// "(required)"/"(optional)" marker; labelEnd the index of </label>, or -1.
+	label    string
+	labelEnd int
+	// hiddenBy is the index of the start tag of an aria-hidden ancestor
+	// (the honeypot's box), or -1.
+	hiddenBy int
+}
+
+// voidElements have no end tag, so they never hold other elements.
+var voidElements = map[string]bool{
+	"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true, "img": true,
+	"input": true, "link": true, "meta": true, "source": true, "track": true, "wbr": true,
+}
+
+func parsePage(src string) *page {
+	p := &page{controls: map[string]*control{}, summary: -1}
+	type open struct {
+		tag string
+		at  int
+	}
+	var (
+		stack      []open
+		labels     = map[string]string{} // label text by the id it is for
+		labelEnds  = map[string]int{}
+		labelFor   string // the label being read, if any
+		labelText  strings.Builder
+		markerOpen int // depth of a marker span inside the label being read
+		sel        *control
+	)
+	z := html.NewTokenizer(strings.NewReader(src))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		raw := string(z.Raw())
+		t := z.Token()
+		i := len(p.toks)
+		p.toks = append(p.toks, pageToken{raw: raw, tok: t})
+		switch tt {
+		case html.TextToken:
+			if labelFor != "" && markerOpen == 0 {
+				labelText.WriteString(t.Data)
+			}
+			if strings.Contains(t.Data, datePlaceholder) {
+				p.dates = append(p.dates, i)
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			switch t.Data {
+			case "input", "textarea", "select":
+				name, _ := getAttr(t, "name")
+				if name == "" || p.controls[name] != nil {
+					break
+				}
+				c := &control{name: name, typ: t.Data, at: i, labelEnd: -1, hiddenBy: -1}
+				c.id, _ = getAttr(t, "id")
+				if t.Data == "input" {
+					c.typ, _ = getAttr(t, "type")
+					if c.typ == "" {
+						c.typ = "text"
+					}
+				}
+				for j := len(stack) - 1; j >= 0; j-- {
+					if v, _ := getAttr(p.toks[stack[j].at].tok, "aria-hidden"); v == "true" {
+						c.hiddenBy = stack[j].at
+						break
+					}
+				}
+				p.controls[name] = c
+				if t.Data == "select" {
+					sel = c
+				}
+			case "option":
+				if sel != nil {
+					sel.options = append(sel.options, i)
+				}
+			case "label":
+				labelFor, _ = getAttr(t, "for")
+				labelText.Reset()
+			case "span":
+				if class, _ := getAttr(t, "class"); labelFor != "" && slices.Contains(strings.Fields(class), "req") {
+					markerOpen++
+				} else if markerOpen > 0 {
+					markerOpen++
+				}
+			case "ul", "ol":
+				if p.summary < 0 {
+					for _, o := range stack {
+						if id, _ := getAttr(p.toks[o.at].tok, "id"); id == summaryID {
+							p.summary = i
+						}
+					}
+				}
+			}
+			if tt == html.StartTagToken && !voidElements[t.Data] {
+				stack = append(stack, open{t.Data, i})
+			}
+		case html.EndTagToken:
+			switch t.Data {
+			case "select":
+				sel = nil
+			case "label":
+				if labelFor != "" {
+					labels[labelFor] = strings.Join(strings.Fields(labelText.String()), " ")
+					labelEnds[labelFor] = i
+				}
+				labelFor, markerOpen = "", 0
+			case "span":
+				if markerOpen > 0 {
+					markerOpen--
+				}
+			}
+			for j := len(stack) - 1; j >= 0; j-- {
+				if stack[j].tag == t.Data {
+					stack = stack[:j]
+					break
+				}
+			}
+		}
+	}
+	for _, c := range p.controls {
+		if c.id == "" {
+			continue
+		}
+		if end, ok := labelEnds[c.id]; ok {
+			c.label, c.labelEnd = labels[c.id], end
+		}
+	}
+	return p
+}
+
+// field is the control a problem by this name points at, if a supporter
+// sees it (it has a label and is no hidden input), else nil.
+func (p *page) field(name string) *control {
+	c := p.controls[name]
+	if c == nil || c.typ == "hidden" || c.id == "" || c.labelEnd < 0 {
+		return nil
+	}
+	return c
+}
+
+// fillForm writes the page with values (by field name; nil keeps the page's
+// own) in its controls and each problem (by field name) beside its field
+// and in the summary.
+func (p *page) fillForm(w io.Writer, values, problems map[string]string) error {
+	changed := map[int]html.Token{}
+	after := map[int][]html.Token{}
+	textarea := map[int]string{} // start tag index → the text it holds now
+
+	tag := func(i int) html.Token {
+		if t, ok := changed[i]; ok {
+			return t
+		}
+		t := p.toks[i].tok
+		t.Attr = slices.Clone(t.Attr)
+		return t
+	}
+	for name, v := range values {
+		c := p.controls[name]
+		if c == nil {
+			continue
+		}
+		if v == "" && c.typ != "hidden" && c.typ != "checkbox" && c.typ != "radio" {
+			// An empty field keeps what the page holds: an empty subject or
+			// letter means the published one is sent, so the page shows it.
+			continue
+		}
+		switch c.typ {
+		case "textarea":
+			textarea[c.at] = v
+		case "select":
+			for _, o := range c.options {
+				t := tag(o)
+				val, _ := getAttr(t, "value")
+				changed[o] = setAttr(t, "selected", "", val == v)
+			}
+		case "checkbox", "radio":
+			t := tag(c.at)
+			val, ok := getAttr(t, "value")
+			if !ok {
+				val = "on"
+			}
+			changed[c.at] = setAttr(t, "checked", "", val == v)
+		case "submit", "button", "reset", "image", "file", "password":
+		default:
+			changed[c.at] = setAttr(tag(c.at), "value", v, true)
+		}
+	}
+
+	type item struct {
+		at      int // the control's place in the page; -1: no field
+		name    string
+		label   string
+		message string
+	}
+	var summary []item
+	for name, msg := range problems {
+		c := p.field(name)
+		if c == nil {
+			summary = append(summary, item{at: -1, name: name, message: msg})
+			continue
+		}
+		summary = append(summary, item{at: c.at, name: c.id, label: c.label, message: msg})
+		errID := c.id + "-error"
+		t := tag(c.at)
+		t = setAttr(t, "aria-invalid", "true", true)
+		described, _ := getAttr(t, "aria-describedby")
+		t = setAttr(t, "aria-describedby", strings.TrimSpace(errID+" "+described), true)
+		if c.hiddenBy >= 0 {
+			// A field hidden from people (the honeypot) is shown and
+			// reachable once it is what stands in the way.
+			t = setAttr(t, "tabindex", "", false)
+			box := setAttr(tag(c.hiddenBy), "aria-hidden", "", false)
+			changed[c.hiddenBy] = setAttr(box, "class", "field", true)
+		}
+		changed[c.at] = t
+		after[c.labelEnd] = append(after[c.labelEnd],
+			html.Token{Type: html.StartTagToken, Data: "p", Attr: []html.Attribute{{Key: "class", Val: "error-text"}, {Key: "id", Val: errID}}},
+			html.Token{Type: html.TextToken, Data: msg},
+			html.Token{Type: html.EndTagToken, Data: "p"},
+		)
+	}
+	// Problems with no field first, then the fields' in the page's order.
+	sort.Slice(summary, func(i, j int) bool {
+		if summary[i].at != summary[j].at {
+			return summary[i].at < summary[j].at
+		}
+		return summary[i].name < summary[j].name
+	})
+	if p.summary >= 0 {
+		var li []html.Token
+		for _, s := range summary {
+			li = append(li, html.Token{Type: html.TextToken, Data: "\n"}, html.Token{Type: html.StartTagToken, Data: "li"})
+			if s.at >= 0 {
+				li = append(li,
+					html.Token{Type: html.StartTagToken, Data: "a", Attr: []html.Attribute{{Key: "href", Val: "#" + s.name}}},
+					html.Token{Type: html.TextToken, Data: s.label},
+					html.Token{Type: html.EndTagToken, Data: "a"},
+					html.Token{Type: html.TextToken, Data: ": "})
+			}
+			li = append(li,
+				html.Token{Type: html.TextToken, Data: s.message},
+				html.Token{Type: html.EndTagToken, Data: "li"})
+		}
+		after[p.summary] = li
+	}
+
+	bw := bufio.NewWriter(w)
+	for i := 0; i < len(p.toks); i++ {
+		if t, ok := changed[i]; ok {
+			bw.WriteString(t.String())
+		} else {
+			bw.WriteString(p.toks[i].raw)
+		}
+		if v, ok := textarea[i]; ok {
+			// The text replaces the page's, up to </textarea>. A parser drops
+			// one newline right after <textarea>: a text starting with one
+			// gets another in front.
+			if strings.HasPrefix(v, "\n") {
+				v = "\n" + v
+			}
+			bw.WriteString(html.Token{Type: html.TextToken, Data: v}.String())
+			for i+1 < len(p.toks) && p.toks[i+1].tok.Type == html.TextToken {
+				i++
+			}
+		}
+		for _, t := range after[i] {
+			bw.WriteString(t.String())
+		}
+	}
+	return bw.Flush()
+}
+
+// fillDate writes the page with date in place of datePlaceholder.
+func (p *page) fillDate(w io.Writer, date string) error {
+	bw := bufio.NewWriter(w)
+	next := 0
+	for i, pt := range p.toks {
+		if next < len(p.dates) && p.dates[next] == i {
+			next++
+			t := pt.tok
+			t.Data = strings.ReplaceAll(t.Data, datePlaceholder, date)
+			bw.WriteString(t.String())
+			continue
+		}
+		bw.WriteString(pt.raw)
+	}
+	return bw.Flush()
+}
+
+func getAttr(t html.Token, key string) (string, bool) {
+	for _, a := range t.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+// setAttr returns t with the attribute key set to val (on), in its place
+// if it was there, or removed (off).
+func setAttr(t html.Token, key, val string, on bool) html.Token {
+	attrs := slices.Clone(t.Attr)
+	i := slices.IndexFunc(attrs, func(a html.Attribute) bool { return a.Key == key })
+	switch {
+	case on && i >= 0:
+		attrs[i].Val = val
+	case on:
+		attrs = append(attrs, html.Attribute{Key: key, Val: val})
+	case i >= 0:
+		attrs = slices.Delete(attrs, i, i+1)
+	}
+	t.Attr = attrs
+	return t
 }

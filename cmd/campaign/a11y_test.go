@@ -101,11 +101,20 @@ func TestBrowserAccessibility(t *testing.T) {
 	// The handler's HTML error page, as a browser without the script gets it.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); document.getElementById("sign-form").submit()`),
 		chromedp.WaitVisible(chromedp.ID("problems")))
-	if title := value(t, ctx, chromedp.Title()); title != "Please check your letter" {
+	if title := value(t, ctx, chromedp.Title()); !strings.HasPrefix(title, "Please check your letter · ") {
 		t.Fatalf("expected the error page, got %q", title)
 	}
 	axeCheck(t, ctx, axe, "error page")
 	reflowCheck(t, ctx, "error page")
+
+	// The error page when the honeypot is the problem: it shows, labelled.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("website").value = "x"; document.getElementById("sign-form").submit()`),
+		chromedp.WaitVisible(chromedp.ID("website-error")))
+	if got := jsString(t, ctx, `(e => String(e.getBoundingClientRect().left >= 0 && !e.closest("[aria-hidden]") && e.tabIndex >= 0))(document.getElementById("website"))`); got != "true" {
+		t.Error("the honeypot with a problem is not shown on screen, to assistive technology and to the keyboard")
+	}
+	axeCheck(t, ctx, axe, "error page with the honeypot shown")
+	reflowCheck(t, ctx, "error page with the honeypot shown")
 
 	// The thank-you page, with its share links.
 	do(t, ctx, chromedp.Navigate(inst.URL+"/thanks/"), chromedp.WaitVisible(chromedp.ID("share-heading")))

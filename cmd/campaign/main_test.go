@@ -228,7 +228,7 @@ func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 	}
 	built := read(filepath.Join(public, "letters/family-separation/index.json"))
 	fixture := read(filepath.Join(repoRoot(t), "handler/testdata/site/letters/family-separation/index.json"))
-	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form"} {
+	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form", "pages"} {
 		b, _ := json.Marshal(built[k])
 		f, _ := json.Marshal(fixture[k])
 		if string(b) != string(f) {
