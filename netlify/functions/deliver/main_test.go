@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,9 +66,63 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	}
 }
 
+// Without a queue to work (no DATABASE_URL: the sign function sends
+// directly; no MAILGUN_API_KEY: nothing may be sent) a scheduled run does
+// nothing: it says so, sends nothing and creates nothing, not even the
+// queue's tables.
 func TestRunWithoutDatabaseDoesNothing(t *testing.T) {
-	resp := run(context.Background(), func(string) string { return "" }, slog.New(slog.DiscardHandler))
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+	mg := mailguntest.New()
+	defer mg.Close()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		database bool // DATABASE_URL names a fresh database
+	}{
+		{"nothing set", map[string]string{}, false},
+		{"Mailgun without a database", map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase()}, false},
+		{"a database without Mailgun's key", map[string]string{"MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase()}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"CAMPAIGN_DATA_DIR": t.TempDir()}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			var db *sql.DB
+			if tt.database {
+				env["DATABASE_URL"] = storetest.NewPostgresDatabase(t)
+				var err error
+				if db, err = sql.Open("pgx", env["DATABASE_URL"]); err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+			}
+			callsBefore, _ := mg.Calls()
+			resp := run(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+			if resp.StatusCode != 200 || !strings.Contains(resp.Body, "no queue") {
+				t.Fatalf("run: %d %q, want 200 saying there is no queue", resp.StatusCode, resp.Body)
+			}
+			// run returns only when its work is done: whatever it would
+			// have sent has reached the stand-in by now.
+			if calls, _ := mg.Calls(); calls != callsBefore {
+				t.Errorf("the run made %d calls to Mailgun", calls-callsBefore)
+			}
+			if entries, err := os.ReadDir(env["CAMPAIGN_DATA_DIR"]); err != nil || len(entries) != 0 {
+				t.Errorf("the run left %d entries in the data folder (%v)", len(entries), err)
+			}
+			if db != nil {
+				var job sql.NullString
+				if err := db.QueryRow("SELECT to_regclass('river_job')::text").Scan(&job); err != nil {
+					t.Fatal(err)
+				}
+				var tables int
+				if err := db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&tables); err != nil {
+					t.Fatal(err)
+				}
+				if job.Valid || tables != 0 {
+					t.Errorf("the run created tables: river_job %q, %d in all", job.String, tables)
+				}
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"campaignkit/handler"
+	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
 	"campaignkit/handler/store/storetest"
 	"campaignkit/netlify/lambda"
@@ -72,30 +73,82 @@ func header(r events.APIGatewayProxyResponse, name string) string {
 	return r.Headers[name]
 }
 
+// invoke calls the function and fails the test if the call itself fails
+// (Lambda would answer 502 then).
+func invoke(t *testing.T, fn lambda.Adapter, ev events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	t.Helper()
+	resp, err := fn.Invoke(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	return resp
+}
+
+// markerEmail signs the marker letter, which no fixture uses.
+const markerEmail = "marker@example.org"
+
+// replyTo is the supporter address a letter at the stand-in answers to.
+func replyTo(m mailguntest.Received) string { return m.Get("h:Reply-To") }
+
+// lettersBefore posts a good signature from markerEmail, waits until its
+// letters reach the stand-in and returns the letters that arrived apart
+// from them. A check that an earlier event sent nothing (or nothing more)
+// thus waits until that event's letters, had there been any, would have
+// arrived: they go out before a later signature's.
+func lettersBefore(t *testing.T, fn lambda.Adapter, mg *mailguntest.Server) []mailguntest.Received {
+	t.Helper()
+	ev := event(t, "json.json")
+	ev.Body = strings.Replace(ev.Body, "jose@example.org", markerEmail, 1)
+	if resp := invoke(t, fn, ev); resp.StatusCode != 200 {
+		t.Fatalf("marker signature: %d %s", resp.StatusCode, resp.Body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var marker int
+		var others []mailguntest.Received
+		for _, m := range mg.Messages() {
+			if strings.Contains(replyTo(m), markerEmail) {
+				marker++
+			} else {
+				others = append(others, m)
+			}
+		}
+		if marker >= 2 {
+			return others
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the marker's letters did not arrive: %d of 2", marker)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Each event runs against a function and stand-in of its own, so that the
+// subtests hold in any order and alone.
 func TestEventsWithoutDatabase(t *testing.T) {
-	mg := mailguntest.New()
-	defer mg.Close()
-	fn := function(t, published(t, "production"), mailgunEnv(mg))
 	tests := []struct {
 		event    string
 		status   int
 		location string
 		body     string // part of the body
-		letters  int    // letters at the stand-in after this event
+		letters  int    // letters this event sends
+		from     string // whose letters they are
+		edited   bool   // the letter carries the supporter's own words
 	}{
-		{"form.json", 303, "/thanks/", "", 2},
-		{"form-base64-function-path.json", 303, "/thanks/", "", 4},
-		{"json.json", 200, "", `"status":"accepted"`, 6},
-		{"invalid-form.json", 422, "", "Please enter your first name.", 6},
-		{"get.json", 405, "", `"errors"`, 6},
-		{"bad-base64.json", 400, "", "not valid base64", 6},
+		{"form.json", 303, "/thanks/", "", 2, "jane@example.org", true},
+		{"form-base64-function-path.json", 303, "/thanks/", "", 2, "jane@example.org", true},
+		{"json.json", 200, "", `"status":"accepted"`, 2, "jose@example.org", false},
+		{"invalid-form.json", 422, "", "Please enter your first name.", 0, "", false},
+		{"honeypot.json", 422, "", "This field must stay empty.", 0, "", false},
+		{"get.json", 405, "", `"errors"`, 0, "", false},
+		{"bad-base64.json", 400, "", "not valid base64", 0, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.event, func(t *testing.T) {
-			resp, err := fn.Invoke(context.Background(), event(t, tt.event))
-			if err != nil {
-				t.Fatal(err)
-			}
+			mg := mailguntest.New()
+			defer mg.Close()
+			fn := function(t, published(t, "production"), mailgunEnv(mg))
+			resp := invoke(t, fn, event(t, tt.event))
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
 			}
@@ -112,37 +165,111 @@ func TestEventsWithoutDatabase(t *testing.T) {
 					}
 				}
 			}
-			if n := len(mg.Messages()); n != tt.letters {
-				t.Errorf("stand-in has %d letters, want %d", n, tt.letters)
+			got := lettersBefore(t, fn, mg)
+			if len(got) != tt.letters {
+				t.Fatalf("the event sent %d letters, want %d", len(got), tt.letters)
+			}
+			for _, m := range got {
+				if !strings.Contains(replyTo(m), tt.from) {
+					t.Errorf("a letter answers to %q, want %s", replyTo(m), tt.from)
+				}
+				if tt.edited && !strings.Contains(m.Get("text"), "My own words.\nSecond line.") {
+					t.Errorf("the edited letter did not arrive as typed:\n%s", m.Get("text"))
+				}
 			}
 		})
 	}
-	for _, m := range mg.Messages()[:2] {
-		if !strings.Contains(m.Get("text"), "My own words.\nSecond line.") {
-			t.Errorf("the edited letter did not arrive as typed:\n%s", m.Get("text"))
-		}
-	}
 }
 
-func TestClientIPFromNetlifyHeader(t *testing.T) {
-	req, err := lambda.Request(context.Background(), event(t, "form.json"), nil)
+// In direct mode (no database) a letter whose sends all fail is not sent,
+// and the supporter is told so, after each message was tried three times.
+func TestDirectModeTellsTheSupporterWhenMailgunFails(t *testing.T) {
+	files := published(t, "production")
+	letters, err := letter.Load(files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.RemoteAddr != "203.0.113.7:0" {
-		t.Fatalf("RemoteAddr = %q, want Netlify's client address", req.RemoteAddr)
+	targets := len(letters["family-separation"].Targets)
+	if targets != 2 {
+		t.Fatalf("the test letter has %d targets; the fixtures expect 2", targets)
 	}
-	ev := event(t, "form.json")
-	delete(ev.Headers, "x-nf-client-connection-ip")
-	ev.Headers["x-forwarded-for"] = "6.6.6.6" // what a client claims is not trusted
-	req, _ = lambda.Request(context.Background(), ev, nil)
-	if req.RemoteAddr != "10.1.2.3:0" {
-		t.Fatalf("RemoteAddr = %q, want the request context's source IP", req.RemoteAddr)
+	for _, ev := range []string{"form.json", "json.json"} {
+		t.Run(ev, func(t *testing.T) {
+			t.Parallel()
+			mg := mailguntest.New()
+			defer mg.Close()
+			mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
+			fn := function(t, files, mailgunEnv(mg))
+			start := time.Now()
+			resp := invoke(t, fn, event(t, ev))
+			took := time.Since(start)
+			if resp.StatusCode != 500 {
+				t.Fatalf("status %d, want 500: %s", resp.StatusCode, resp.Body)
+			}
+			if loc := header(resp, "Location"); loc != "" {
+				t.Errorf("Location %q: the supporter is sent on as if the letter went out", loc)
+			}
+			const notSent = "your letter was not sent"
+			if ev == "json.json" {
+				var out struct {
+					Status string
+					Errors map[string]string
+				}
+				if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+					t.Fatalf("JSON answer: %v\n%s", err, resp.Body)
+				}
+				if out.Status == "accepted" || !strings.Contains(out.Errors["request"], notSent) {
+					t.Errorf("the JSON answer does not say the letter was not sent: %s", resp.Body)
+				}
+			} else {
+				if !strings.Contains(resp.Body, notSent) {
+					t.Errorf("the page does not say the letter was not sent:\n%s", resp.Body)
+				}
+				if !strings.Contains(resp.Body, "Springfield") {
+					t.Errorf("the page does not keep what the supporter typed:\n%s", resp.Body)
+				}
+			}
+			calls, statuses := mg.Calls()
+			if calls != 3*targets || statuses[500] != 3*targets {
+				t.Errorf("the stand-in saw %d calls (%v), want 3 attempts for each of %d messages", calls, statuses, targets)
+			}
+			if n := len(mg.Messages()); n != 0 {
+				t.Errorf("the stand-in accepted %d letters", n)
+			}
+			if took > 8*time.Second {
+				t.Errorf("the call took %v: longer than a Netlify function may", took)
+			}
+		})
 	}
-	ev.Headers["x-nf-client-connection-ip"] = "2001:db8::7"
-	req, _ = lambda.Request(context.Background(), ev, nil)
-	if got := handler.RemoteIP(req); got != "2001:db8::7" {
-		t.Fatalf("IPv6 client: RemoteAddr %q gives %q", req.RemoteAddr, got)
+}
+
+// The handler the function wires reads the client's address where the
+// adapter puts it: Netlify's header, else the request context's source IP;
+// never what the client claims in X-Forwarded-For.
+func TestClientIPFromNetlifyHeader(t *testing.T) {
+	noHeader := func(ev *events.APIGatewayProxyRequest) { delete(ev.Headers, "x-nf-client-connection-ip") }
+	tests := []struct {
+		name string
+		edit func(ev *events.APIGatewayProxyRequest)
+		want string
+	}{
+		{"Netlify's header", func(*events.APIGatewayProxyRequest) {}, "203.0.113.7"},
+		{"source IP", noHeader, "10.1.2.3"},
+		{"IPv6", func(ev *events.APIGatewayProxyRequest) { ev.Headers["x-nf-client-connection-ip"] = "2001:db8::7" }, "2001:db8::7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := event(t, "form.json")
+			ev.Headers["x-forwarded-for"] = "6.6.6.6" // what a client claims is not trusted
+			tt.edit(&ev)
+			req, err := lambda.Request(context.Background(), ev, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := handler.RemoteIP(req); got != tt.want {
+				t.Errorf("RemoteAddr %q gives %q, want %q", req.RemoteAddr, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -166,20 +293,21 @@ func TestDatabaseDownAtColdStartRecovers(t *testing.T) {
 	env := mailgunEnv(mg)
 	env["DATABASE_URL"] = url
 	fn := function(t, published(t, "production"), env)
-	resp, _ := fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "try again") {
-		t.Fatalf("database down: %d %s", resp.StatusCode, resp.Body)
+	down := invoke(t, fn, event(t, "form.json"))
+	if down.StatusCode != 503 || !strings.Contains(down.Body, "try again") || !strings.Contains(down.Body, "was not sent") {
+		t.Fatalf("database down: %d %s", down.StatusCode, down.Body)
 	}
 	// …and back a moment later: the same warm function takes letters.
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
-	resp, _ = fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 303 {
-		t.Fatalf("database back: %d %s", resp.StatusCode, resp.Body)
+	back := invoke(t, fn, event(t, "form.json"))
+	if back.StatusCode != 303 || header(back, "Location") != "/thanks/" {
+		t.Fatalf("database back: %d %s", back.StatusCode, back.Body)
 	}
-	if n := len(mg.Messages()); n != 2 {
-		t.Fatalf("%d letters, want 2", n)
+	// Two letters: the second signature's; the refused one sent none.
+	if got := lettersBefore(t, fn, mg); len(got) != 2 {
+		t.Fatalf("%d letters, want 2", len(got))
 	}
 }
 
@@ -187,25 +315,33 @@ func TestDeployPreviewNeverMailsOfficials(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
 
-	// Without a sandbox address, a preview refuses to send at all.
-	fn := function(t, published(t, "deploy-preview"), mailgunEnv(mg))
-	resp, _ := fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "preview") || !strings.Contains(resp.Body, "Springfield") {
-		t.Fatalf("preview without sandbox: %d\n%s", resp.StatusCode, resp.Body)
+	// Without a sandbox address, a preview refuses to send at all…
+	preview := function(t, published(t, "deploy-preview"), mailgunEnv(mg))
+	refused := invoke(t, preview, event(t, "form.json"))
+	if refused.StatusCode != 503 || !strings.Contains(refused.Body, "preview") || !strings.Contains(refused.Body, "Springfield") {
+		t.Fatalf("preview without sandbox: %d\n%s", refused.StatusCode, refused.Body)
 	}
+	// …so once a production signature's letters arrived at the same
+	// stand-in, nothing else has.
+	if got := lettersBefore(t, function(t, published(t, "production"), mailgunEnv(mg)), mg); len(got) != 0 {
+		t.Fatalf("the refused preview post sent %d letters", len(got))
+	}
+
 	// With one, every letter goes there.
+	mg = mailguntest.New()
+	defer mg.Close()
 	env := mailgunEnv(mg)
 	env["CAMPAIGN_SANDBOX_TO"] = "staging@example.org"
-	fn = function(t, published(t, "branch-deploy"), env)
-	resp, _ = fn.Invoke(context.Background(), event(t, "form.json"))
+	branch := function(t, published(t, "branch-deploy"), env)
+	resp := invoke(t, branch, event(t, "form.json"))
 	if resp.StatusCode != 303 {
 		t.Fatalf("preview with sandbox: %d %s", resp.StatusCode, resp.Body)
 	}
-	msgs := mg.Messages()
+	msgs := lettersBefore(t, branch, mg)
 	if len(msgs) != 2 {
 		t.Fatalf("%d letters, want 2", len(msgs))
 	}
-	for _, m := range msgs {
+	for _, m := range mg.Messages() { // the marker's too
 		if m.Get("to") != "staging@example.org" {
 			t.Errorf("a preview letter went to %q", m.Get("to"))
 		}
@@ -215,15 +351,15 @@ func TestDeployPreviewNeverMailsOfficials(t *testing.T) {
 func TestMissingSetupAnswers503(t *testing.T) {
 	// No Mailgun key: nothing can be sent, and the supporter is told.
 	fn := function(t, published(t, "production"), nil)
-	resp, _ := fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "not set up") {
-		t.Fatalf("no key: %d %s", resp.StatusCode, resp.Body)
+	noKey := invoke(t, fn, event(t, "form.json"))
+	if noKey.StatusCode != 503 || !strings.Contains(noKey.Body, "not set up") || !strings.Contains(noKey.Body, "was not sent") {
+		t.Fatalf("no key: %d %s", noKey.StatusCode, noKey.Body)
 	}
 	// A function built without letters says so instead of crashing.
 	fn = function(t, fstest.MapFS{"letters/README.md": {Data: []byte("x")}}, nil)
-	resp, _ = fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 503 {
-		t.Fatalf("no letters: %d %s", resp.StatusCode, resp.Body)
+	noLetters := invoke(t, fn, event(t, "form.json"))
+	if noLetters.StatusCode != 503 || !strings.Contains(noLetters.Body, "cannot take letters yet") || header(noLetters, "Retry-After") == "" {
+		t.Fatalf("no letters: %d %v %s", noLetters.StatusCode, noLetters.MultiValueHeaders, noLetters.Body)
 	}
 }
 
@@ -234,28 +370,31 @@ func TestDurableWithPostgres(t *testing.T) {
 	env := mailgunEnv(mg)
 	env["DATABASE_URL"] = url
 	fn := function(t, published(t, "production"), env)
-	resp, _ := fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 303 {
-		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	first := invoke(t, fn, event(t, "form.json"))
+	if first.StatusCode != 303 {
+		t.Fatalf("status %d: %s", first.StatusCode, first.Body)
 	}
 	// Sent at once, inside the call.
 	if n := len(mg.Messages()); n != 2 {
 		t.Fatalf("%d letters after the call, want 2 sent inline", n)
 	}
-	// A repeat is recognised: no new mail.
-	resp, _ = fn.Invoke(context.Background(), event(t, "form.json"))
-	if resp.StatusCode != 303 || len(mg.Messages()) != 2 {
-		t.Fatalf("repeat: %d, %d letters", resp.StatusCode, len(mg.Messages()))
+	// A repeat is recognised: no new mail, once another signature's
+	// letters have arrived.
+	repeat := invoke(t, fn, event(t, "form.json"))
+	if repeat.StatusCode != 303 {
+		t.Fatalf("repeat: %d %s", repeat.StatusCode, repeat.Body)
+	}
+	if got := lettersBefore(t, fn, mg); len(got) != 2 {
+		t.Fatalf("repeat: %d letters from the signer, want the first signature's 2", len(got))
 	}
 
 	// When Mailgun fails during the call the letter is still accepted and
 	// left to the scheduled deliver function (see ../deliver).
 	mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
-	ev := event(t, "json.json")
 	start := time.Now()
-	resp, _ = fn.Invoke(context.Background(), ev)
-	if resp.StatusCode != 200 {
-		t.Fatalf("with Mailgun down: %d %s", resp.StatusCode, resp.Body)
+	down := invoke(t, fn, event(t, "json.json"))
+	if down.StatusCode != 200 || !strings.Contains(down.Body, `"status":"accepted"`) {
+		t.Fatalf("with Mailgun down: %d %s", down.StatusCode, down.Body)
 	}
 	if time.Since(start) > 8*time.Second {
 		t.Errorf("the call took %v: longer than a Netlify function may", time.Since(start))
