@@ -331,10 +331,6 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 	if again.StatusCode != first.StatusCode || again.Header.Get("Location") != first.Header.Get("Location") {
 		t.Fatalf("repeat: %d %q, first: %d %q", again.StatusCode, again.Header.Get("Location"), first.StatusCode, first.Header.Get("Location"))
 	}
-	time.Sleep(300 * time.Millisecond)
-	if n := len(e.mg.Messages()); n != 2 {
-		t.Fatalf("stand-in got %d messages, want 2 (no new mail for a repeat)", n)
-	}
 	if n, _ := e.store.SignatureCount(context.Background()); n != 1 {
 		t.Fatalf("%d signatures stored, want 1", n)
 	}
@@ -363,8 +359,12 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 	}
 	mine := e.post(t, "application/x-www-form-urlencoded", v.Encode(), http.Header{"Cookie": {cookie.String()}})
 	page := readBody(t, mine)
-	today := time.Now().UTC().Format("2 January 2006")
-	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+today+".") ||
+	stored, err := e.store.Messages(context.Background(), cookie.Value)
+	if err != nil || len(stored) == 0 {
+		t.Fatalf("the cookie names no recorded signature: %v", err)
+	}
+	signedOn := stored[0].CreatedAt.UTC().Format("2 January 2006") // the day it was recorded, not today
+	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+signedOn+".") ||
 		!strings.Contains(page, `<header class="site">`) || !strings.Contains(page, `href="/thanks/"`) {
 		t.Fatalf("repeat with the signer's cookie: %d\n%s", mine.StatusCode, page)
 	}
@@ -379,9 +379,22 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 	if other.StatusCode != http.StatusSeeOther {
 		t.Fatalf("repeat with a wrong cookie: %d, want the usual 303", other.StatusCode)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(e.mg.Messages()); n != 2 {
-		t.Fatalf("stand-in got %d messages, want still 2", n)
+	// No repeat was mailed: checked once someone else's signature, made
+	// after them all, has arrived.
+	next := signerForm()
+	next.Set("email", "next@example.org")
+	if resp := e.postForm(t, next); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another signer: %d", resp.StatusCode)
+	}
+	e.mg.WaitFor(4, 10*time.Second)
+	janes := 0
+	for _, m := range e.mg.Messages() {
+		if strings.Contains(m.Get("h:Reply-To"), "jane@example.org") {
+			janes++
+		}
+	}
+	if n := len(e.mg.Messages()); n != 4 || janes != 2 {
+		t.Fatalf("stand-in got %d messages, %d of them Jane's; want 4 and 2 (no new mail for a repeat)", n, janes)
 	}
 }
 
@@ -446,8 +459,19 @@ func TestStatuses(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.mg.Messages()); n != 0 {
-		t.Fatalf("failed requests sent %d messages", n)
+	// Nothing of the refused requests was recorded, nor mailed: checked once
+	// a good signature made after them all has arrived.
+	if n, _ := e.store.SignatureCount(context.Background()); n != 0 {
+		t.Fatalf("refused requests recorded %d signatures", n)
+	}
+	if resp := e.postForm(t, signerForm()); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("good signature: %d", resp.StatusCode)
+	}
+	if n := len(e.mg.WaitFor(2, 10*time.Second)); n != 2 {
+		t.Fatalf("%d letters of the good signature arrived", n)
+	}
+	if n := len(e.mg.Messages()); n != 2 {
+		t.Fatalf("refused requests sent %d messages", n-2)
 	}
 }
 

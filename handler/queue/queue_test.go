@@ -56,7 +56,7 @@ func sign(t *testing.T, q *queue.Queue, n int, to func(i, target int) string) []
 	var ids []string
 	for i := range n {
 		sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "l", FirstName: "F", LastName: "L",
-			Email: fmt.Sprintf("s%d@example.org", i), Address: "A", City: "C", State: "IL", Zip: "62701"}}
+			Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[:8]), Address: "A", City: "C", State: "IL", Zip: "62701"}}
 		var msgs []letter.Message
 		for target := range 2 {
 			id := fmt.Sprintf("%s.%d@mg.example", sig.ID, target)
@@ -137,7 +137,7 @@ func TestPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 		if m.State != letter.StateFailed || !strings.Contains(m.Error, "400") || !strings.Contains(m.Error, "not a valid address") {
 			t.Fatalf("failed message: state %s, error %q; want Mailgun's reason", m.State, m.Error)
 		}
-		time.Sleep(500 * time.Millisecond)
+		waitJobsCancelled(t, st, 1) // no job left that could retry it
 		if calls, _ := mg.Calls(); calls != 2 {
 			t.Fatalf("%d calls, want 2: a 400 must not be retried", calls)
 		}
@@ -216,13 +216,14 @@ func TestSentStateFailingOnceIsRetriedWithoutResending(t *testing.T) {
 	if counts[letter.StateSent] != 2 {
 		t.Fatalf("counts = %v, want both sent", counts)
 	}
-	time.Sleep(300 * time.Millisecond) // a resend would have to come from a retry already due
+	waitJobs(t, st, "no job left that could send again", func(n map[string]int) bool {
+		return n["available"]+n["running"]+n["retryable"]+n["scheduled"] == 0
+	})
 	assertEachArrivedOnce(t, mg, ids)
 }
 
-// assertEachArrivedOnce checks that the stand-in got each message exactly
-// once, and nothing else.
-func assertEachArrivedOnce(t *testing.T, mg *mailguntest.Server, ids []string) {
+// assertArrived checks that each message reached the stand-in once.
+func assertArrived(t *testing.T, mg *mailguntest.Server, ids []string) {
 	t.Helper()
 	arrived := map[string]int{}
 	for _, m := range mg.Messages() {
@@ -233,8 +234,15 @@ func assertEachArrivedOnce(t *testing.T, mg *mailguntest.Server, ids []string) {
 			t.Errorf("message %s arrived %d times, want once", id, arrived[id])
 		}
 	}
-	if len(arrived) != len(ids) {
-		t.Errorf("%d distinct messages arrived, want %d", len(arrived), len(ids))
+}
+
+// assertEachArrivedOnce checks that the stand-in got each message exactly
+// once, and nothing else.
+func assertEachArrivedOnce(t *testing.T, mg *mailguntest.Server, ids []string) {
+	t.Helper()
+	assertArrived(t, mg, ids)
+	if n := len(mg.Messages()); n != len(ids) {
+		t.Errorf("%d messages arrived, want %d", n, len(ids))
 	}
 }
 
@@ -263,6 +271,40 @@ func TestSentButNeverRecordedIsNotSentAgain(t *testing.T) {
 			t.Fatalf("message %s recorded as sent despite the injected failure: the test proves nothing", id)
 		}
 	}
+}
+
+// waitJobs waits until the count of River jobs by state meets done;
+// "held" counts the jobs waiting (available, scheduled or retryable) whose
+// time has not come.
+func waitJobs(t *testing.T, st *store.Store, what string, done func(map[string]int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var n map[string]int
+	for time.Now().Before(deadline) {
+		n = map[string]int{}
+		rows, err := st.DB().Query(`SELECT state, scheduled_at FROM river_job`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		for rows.Next() {
+			var state string
+			var at time.Time
+			if err := rows.Scan(&state, &at); err != nil {
+				t.Fatal(err)
+			}
+			n[state]++
+			if state != "running" && state != "completed" && state != "cancelled" && state != "discarded" && at.After(now) {
+				n["held"]++
+			}
+		}
+		rows.Close()
+		if done(n) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("waited 15 s for %s; jobs by state: %v", what, n)
 }
 
 // waitJobsCancelled waits until n delivery jobs are cancelled and none is
@@ -295,12 +337,15 @@ func TestInlineSendNotRecordedCancelsItsJob(t *testing.T) {
 		t.Fatalf("%d letters sent inline, want 2", n)
 	}
 	waitJobsCancelled(t, st, 2)
-	// A worker now finds nothing to send.
-	start(t, st, mg, queue.Options{Workers: 2}, 0)
-	time.Sleep(300 * time.Millisecond)
-	if n := len(mg.Messages()); n != 2 {
-		t.Fatalf("%d letters, want 2: an inline send was sent again", n)
+	// A worker now finds nothing of it to send: checked once it has sent a
+	// letter recorded after it.
+	worker := start(t, st, mg, queue.Options{Workers: 2}, 0)
+	later := sign(t, worker, 1, func(_, t int) string { return fmt.Sprintf("later%d@gov.example", t) })
+	mg.WaitFor(4, 10*time.Second)
+	if n := len(mg.Messages()); n != 4 {
+		t.Fatalf("%d letters, want 4 (2 inline, 2 later): an inline send was sent again", n)
 	}
+	assertArrived(t, mg, later)
 }
 
 // A wrong API key holds every worker back (one call, not one per letter)
@@ -312,7 +357,9 @@ func TestWrongKeyHoldsLettersWithoutHammering(t *testing.T) {
 	q := start(t, st, mg, queue.Options{Workers: 8}, time.Second)
 	mg.SetAcceptedKey("rotated") // our key is no longer valid
 	ids := sign(t, q, 10, target)
-	time.Sleep(600 * time.Millisecond)
+	// Every job has had its chance to call Mailgun once each is held back
+	// (snoozed to later) rather than due or running.
+	waitJobs(t, st, "every job held back", func(n map[string]int) bool { return n["held"] == len(ids) })
 	calls, statuses := mg.Calls()
 	if statuses[http.StatusUnauthorized] == 0 {
 		t.Fatalf("no 401 seen (%v): the test proves nothing", statuses)
