@@ -53,6 +53,7 @@ type handler struct {
 	cfg     Settings
 	limiter *limiter
 	log     *slog.Logger
+	pages   pageCache
 }
 
 // New returns the handler for /api/sign.

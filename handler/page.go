@@ -32,11 +32,11 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 	if l == nil {
 		l = h.anyLetter()
 	}
-	src := fallbackErrorPage
-	if l != nil && l.Pages.Error != "" {
-		src = l.Pages.Error
-	} else {
-		h.log.Error("error page: the letter has no page built by Hugo; showing a bare one")
+	if l == nil {
+		// No letter at all: letter.Load refuses such a site, so only a
+		// handler made without letters gets here.
+		http.Error(w, "This campaign takes no letters.", status)
+		return
 	}
 	var values map[string]string
 	if s != nil {
@@ -44,7 +44,7 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.get(src).fillForm(w, values, problems); err != nil {
+	if err := h.pages.get(l.Pages.Error).fillForm(w, values, problems); err != nil {
 		h.log.Error("error page", "error", err.Error())
 	}
 }
@@ -52,13 +52,8 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 // alreadyPage tells a repeat signer, in their own browser, that their
 // letter went out on date and nothing new was sent.
 func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, date string) {
-	src := l.Pages.Already
-	if src == "" {
-		h.log.Error("already-signed page: the letter has no page built by Hugo; showing a bare one")
-		src = fallbackAlreadyPage
-	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.get(src).fillDate(w, date); err != nil {
+	if err := h.pages.get(l.Pages.Already).fillDate(w, date); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
 }
@@ -77,20 +72,6 @@ func (h *handler) anyLetter() *letter.Letter {
 	return h.cfg.Letters[ids[0]]
 }
 
-// Bare pages for a letter published without Hugo's pages (a site built by
-// older templates): the problems and a way back, without the form.
-const (
-	fallbackErrorPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Please check your letter</title></head>
-<body><main id="main"><div id="problems" role="alert" tabindex="-1"><h1>Please check your letter</h1>
-<ul>
-</ul>
-</div><p><a href="/">Back to the campaign</a></p></main></body></html>`
-	fallbackAlreadyPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Your letter was already sent</title></head>
-<body><main id="main"><h1>Your letter was already sent</h1><p role="status">You already signed this letter on {date}. Each person's letter goes out once, so nothing new was sent.</p><p><a href="/">Back to the campaign</a></p></main></body></html>`
-)
-
 // datePlaceholder is where the already-signed page's words put the date.
 const datePlaceholder = "{date}"
 
@@ -98,11 +79,9 @@ const datePlaceholder = "{date}"
 // list the handler fills with one item per problem.
 const summaryID = "problems"
 
-// pages holds each page parsed once. It is keyed by the page's text, so a
-// letter is parsed the first time it is needed and never again, and letters
-// loaded twice (tests) share it.
-var pages pageCache
-
+// pageCache holds each page parsed once, keyed by the page's text: a
+// letter's page is parsed the first time it is needed and never again.
+// Its zero value is ready to use.
 type pageCache struct {
 	mu sync.Mutex
 	m  map[string]*parseOnce

@@ -43,11 +43,11 @@ type Letter struct {
 	ThanksURL string `json:"thanks_url"`
 	// URL is the page that shows the letter's form.
 	URL string `json:"url"`
-	// Lang, Stylesheet and Form let the handler's own pages (the form's
-	// error page) match the site in language, look and fields.
-	Lang       string `json:"lang"`
+	// Stylesheet is the site's stylesheet, for pages of ours Hugo does not
+	// build (the local outbox).
 	Stylesheet string `json:"stylesheet"`
-	Form       Form   `json:"form"`
+	// Form is the form's fields and choices as the site renders them.
+	Form Form `json:"form"`
 	// Pages are the handler's own pages as Hugo built them for this letter
 	// (the site's header, footer, form and words), which the handler fills.
 	Pages Pages `json:"pages"`
@@ -64,9 +64,8 @@ type Pages struct {
 
 // Form describes the sign-and-send form as the site renders it.
 type Form struct {
-	Fields  []FormField       `json:"fields"`
-	States  []State           `json:"states"`
-	Strings map[string]string `json:"strings"`
+	Fields []FormField `json:"fields"`
+	States []State     `json:"states"`
 }
 
 // FormField is one of the supporter's detail fields (site/data/form.yaml).
@@ -109,6 +108,9 @@ func (l *Letter) Validate() error {
 	}
 	if len(l.Targets) == 0 {
 		problems = append(problems, "no targets")
+	}
+	if l.Pages.Error == "" || l.Pages.Already == "" {
+		problems = append(problems, "the handler's pages are missing (a site built by older templates: build it again)")
 	}
 	for i, t := range l.Targets {
 		a, err := mail.ParseAddress(t.Email)

@@ -17,6 +17,7 @@ func testLetter() *Letter {
 		Body:      "As a resident of {{city}}, I ask you to act.\n\nThank you.",
 		Signature: "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
 		Form:      Form{States: []State{{Code: "IL", Name: "Illinois"}, {Code: "NY", Name: "New York"}}},
+		Pages:     Pages{Error: "<!doctype html><p>error page</p>", Already: "<!doctype html><p>already</p>"},
 	}
 }
 
@@ -80,6 +81,7 @@ func TestLetterValidate(t *testing.T) {
 		{"missing salutation", func(l *Letter) { l.Targets[1].Salutation = " " }, "salutation is empty"},
 		{"two-line subject", func(l *Letter) { l.Subject = "a\nb" }, "subject must be one"},
 		{"bad id", func(l *Letter) { l.ID = "Has Spaces" }, "id"},
+		{"built without the handler's pages", func(l *Letter) { l.Pages.Already = "" }, "pages are missing"},
 		{"form field the handler does not take", func(l *Letter) { l.Form.Fields = append(fullForm(), FormField{Name: "shoe_size"}) },
 			`form field "shoe_size"`},
 		{"form without a field the handler requires", func(l *Letter) { l.Form.Fields = fullForm()[1:] },
