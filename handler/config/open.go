@@ -72,7 +72,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 	case p.SQLite != nil:
 		parts.Store, err = p.SQLite(ctx, c.DataDir)
 	default:
-		parts.Recorder = &deliver.Direct{Sender: parts.Sender, Log: log}
+		parts.Recorder = &deliver.Direct{Sender: parts.Sender, Budget: DirectBudget, Log: log}
 		return parts, nil
 	}
 	if err != nil {

@@ -23,6 +23,10 @@ const (
 	// InlineBudget is how long the sign function spends sending after the
 	// commit, within FunctionLimit, leaving room for the record and the answer.
 	InlineBudget = 5 * time.Second
+	// DirectBudget bounds a direct send (a function without a database):
+	// every message and retry, within FunctionLimit, so that a hanging
+	// Mailgun still lets the supporter be told the letter was not sent.
+	DirectBudget = 7 * time.Second
 	// OpenBudget bounds opening the database in a function: an unreachable
 	// host must not hold a supporter past FunctionLimit.
 	OpenBudget = 4 * time.Second

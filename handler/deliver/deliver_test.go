@@ -226,3 +226,26 @@ func TestBackoffDoublesToItsCap(t *testing.T) {
 		t.Fatalf("no cap: %v, want the default", d)
 	}
 }
+
+// A Mailgun that hangs cannot hold a direct send past its budget: the
+// supporter is answered (letter not sent) in time.
+func TestDirectKeepsToItsBudget(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{HangRate: 1, HangFor: time.Minute})
+	sig, msgs := signed()
+	d := &deliver.Direct{Sender: sender(mg), Budget: 300 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Record(context.Background(), sig, msgs)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a send that never got an answer was reported as sent")
+		}
+	case <-time.After(15 * time.Second): // 50 times the budget
+		t.Fatal("a direct send held on past its budget")
+	}
+}

@@ -20,7 +20,10 @@ type Direct struct {
 	// Attempts per message (default 3), Backoff before the second (doubling).
 	Attempts int
 	Backoff  time.Duration
-	Log      *slog.Logger
+	// Budget bounds the whole of one Record, every message and attempt
+	// included, so that the supporter is answered in time (zero: none).
+	Budget time.Duration
+	Log    *slog.Logger
 }
 
 // Record sends every message now; it fails if any could not be sent.
@@ -31,6 +34,11 @@ func (d *Direct) Record(ctx context.Context, sig *letter.Signature, msgs []lette
 	}
 	if backoff <= 0 {
 		backoff = 300 * time.Millisecond
+	}
+	if d.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Budget)
+		defer cancel()
 	}
 	var errs []error
 	for i := range msgs {
