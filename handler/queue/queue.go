@@ -188,12 +188,15 @@ func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 	return first, nil
 }
 
-// Start works the queue until Stop. It does nothing for an insert-only queue.
+// Start works the queue until Stop. It does nothing for an insert-only
+// queue. Cancelling ctx (a signal) does not cut sends in flight: River
+// would cancel them, and a send cut after Mailgun accepted it would be
+// sent again. Stop ends the work, letting them finish.
 func (q *Queue) Start(ctx context.Context) error {
 	if q.opts.Workers == 0 {
 		return nil
 	}
-	if err := q.client.Start(ctx); err != nil {
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	q.started = true

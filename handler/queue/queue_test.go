@@ -434,3 +434,50 @@ func TestGivesUpAfterTheLastAttempt(t *testing.T) {
 		t.Fatalf("%d calls, want 4 (two attempts per message)", calls)
 	}
 }
+
+// A stopping process (Ctrl-C, SIGTERM) lets a send in flight finish and
+// records it: cut short, it would be tried again after Mailgun took it.
+func TestStopLetsSendsInFlightFinish(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{Delay: 500 * time.Millisecond})
+	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Account{
+		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second,
+	})}
+	if err := queue.Migrate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.New(st, d, queue.Options{Workers: 1, PollInterval: 20 * time.Millisecond, Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, signal := context.WithCancel(context.Background())
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := sign(t, q, 1, target)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if calls, _ := mg.Calls(); calls > 0 {
+			break // a send is under way
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no send started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	signal()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Message(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mg.Messages()) == 0 || m.State != letter.StateSent || m.Attempts != 1 {
+		t.Fatalf("after the stop: %d accepted by Mailgun, first message %s after %d attempts; want it sent and recorded once",
+			len(mg.Messages()), m.State, m.Attempts)
+	}
+}
