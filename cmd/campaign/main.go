@@ -58,19 +58,48 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	if err := toProjectRoot(log); err != nil {
-		return err
-	}
 	fs := flag.NewFlagSet("campaign "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	site := fs.String("site", "site", "the Hugo project to build")
-	public := fs.String("public", "public", "where the built site goes")
+	site := fs.String("site", "site", "the Hugo project to build (default: the project's)")
+	public := fs.String("public", "public", "where the built site goes (default: in the project)")
+	var function, addr *string
 	switch cmd {
 	case "build":
-		function := fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
-		if err := fs.Parse(args); err != nil {
+		function = fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
+	case "serve":
+		addr = fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
+	case "worker", "status":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// Paths not given are the project's, found from here upwards, so that a
+	// command run from a subfolder uses the project's site and data.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	p := &project{}
+	for name, path := range map[string]*string{"site": site, "public": public, "function": function} {
+		if path != nil && *path != "" && !given[name] && (cmd == "build" || cmd == "serve") {
+			root, err := p.root()
+			if err != nil {
+				return err
+			}
+			*path = filepath.Join(root, *path)
+		}
+	}
+	if cmd != "build" && getenv("CAMPAIGN_DATA_DIR") == "" && getenv("DATABASE_URL") == "" {
+		// The data is the project's: without one, say where we looked
+		// rather than make an empty database here.
+		if _, err := p.root(); err != nil {
 			return err
 		}
+	}
+	getenv = p.dataDir(getenv)
+	switch cmd {
+	case "build":
 		deployContext := getenv("CONTEXT") // set by Netlify's build
 		if err := buildSite(*site, *public, deployContext); err != nil {
 			return err
@@ -80,10 +109,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return prepareFunction(*public, *function, deployContext)
 	case "serve":
-		addr := fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
 		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
@@ -99,51 +124,68 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, *addr, *public, log)
 	case "worker":
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
 		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
 		}
 		return work(ctx, cfg, log)
 	case "status":
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
 		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err
 		}
 		return status(ctx, cfg, stdout, log)
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
+
+// project is the campaign's project folder (the one holding
+// site/hugo.toml), found from the working directory upwards when a command
+// needs it.
+type project struct {
+	dir    string
+	err    error
+	looked bool
+}
+
+func (p *project) root() (string, error) {
+	if p.looked {
+		return p.dir, p.err
+	}
+	p.looked = true
+	here, err := os.Getwd()
+	if err != nil {
+		p.err = err
+		return "", err
+	}
+	var tried []string
+	for dir := here; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "site", "hugo.toml")); err == nil {
+			p.dir = dir
+			return dir, nil
+		}
+		tried = append(tried, dir)
+		if filepath.Dir(dir) == dir {
+			p.err = fmt.Errorf("no campaign project here: looked for site/hugo.toml in %s; run campaign from the project's folder",
+				strings.Join(tried, ", "))
+			return "", p.err
+		}
 	}
 }
 
-// toProjectRoot makes the campaign's project folder (the one holding
-// site/hugo.toml) the working directory, looking upwards from here, so that
-// a command run from a subfolder uses the project's site and data instead
-// of making an empty database where it stands.
-func toProjectRoot(log *slog.Logger) error {
-	here, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	var looked []string
-	for dir := here; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "site", "hugo.toml")); err == nil {
-			if dir != here {
-				log.Info("using the campaign project above this folder", "root", dir)
-				return os.Chdir(dir)
-			}
-			return nil
+// dataDir makes the default data folder (CAMPAIGN_DATA_DIR unset) the
+// project's .campaign. Outside a project that is an error, unless the data
+// lives in Postgres (a worker on a server without the site).
+func (p *project) dataDir(getenv func(string) string) func(string) string {
+	return func(key string) string {
+		v := getenv(key)
+		if key != "CAMPAIGN_DATA_DIR" || v != "" {
+			return v
 		}
-		looked = append(looked, dir)
-		if filepath.Dir(dir) == dir {
-			return fmt.Errorf("no campaign project here: looked for site/hugo.toml in %s; run campaign from the project's folder",
-				strings.Join(looked, ", "))
+		root, err := p.root()
+		if err != nil {
+			return ""
 		}
+		return filepath.Join(root, config.DefaultDataDir)
 	}
 }

@@ -238,7 +238,18 @@ func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 }
 
 func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
-	data := t.TempDir()
+	// The data lives in another project's folder, where status is run from
+	// a subfolder below.
+	proj := t.TempDir()
+	for _, dir := range []string{"site", "content"} {
+		if err := os.MkdirAll(filepath.Join(proj, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(proj, "site", "hugo.toml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(proj, ".campaign")
 	inst := startServe(t, serveOpts{DataDir: data})
 	form := url.Values{"letter": {"family-separation"}, "first_name": {"Jane"}, "last_name": {"Doe"},
 		"email": {"jane@example.org"}, "address": {"12 Elm St"}, "city": {"Springfield"}, "state": {"IL"}, "zip": {"62701"}}
@@ -268,23 +279,26 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 	if strings.Contains(inst.Logs(), "jane@example.org") || strings.Contains(inst.Logs(), "Jane") {
 		t.Errorf("the log carries the supporter's personal data:\n%s", inst.Logs())
 	}
-	// Run from a subfolder, as an editor in content/ might: the project's
-	// data is found, and the outbox is called what it is.
-	status := exec.CommandContext(context.Background(), binary, "status")
-	status.Dir = filepath.Join(repoRoot(t), "content")
-	status.Env = []string{"CAMPAIGN_DATA_DIR=" + data}
-	out, err := status.CombinedOutput()
-	if err != nil {
-		t.Fatalf("campaign status: %v\n%s", err, out)
-	}
-	for _, want := range []string{"signatures 1\n", "local outbox, nothing is sent", "messages kept in outbox 2\n",
-		"messages queued         0\n", "messages failed         0\n"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("campaign status lacks %q:\n%s", want, out)
+	// Run from a subfolder, as an editor in content/ might, with the
+	// default data folder: the project's data is found, and the outbox is
+	// called what it is, whatever the machine running status has set.
+	for _, env := range [][]string{nil, {"MAILGUN_API_KEY=key", "MAILGUN_DOMAIN=mg.example"}} {
+		status := exec.CommandContext(context.Background(), binary, "status")
+		status.Dir = filepath.Join(proj, "content")
+		status.Env = env
+		out, err := status.CombinedOutput()
+		if err != nil {
+			t.Fatalf("campaign status: %v\n%s", err, out)
+		}
+		for _, want := range []string{"signatures 1\n", "messages kept in outbox 2\n", "messages sent           0\n",
+			"messages queued         0\n", "messages failed         0\n", "NOT sent"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("campaign status (env %v) lacks %q:\n%s", env, want, out)
+			}
 		}
 	}
-	if strings.Contains(string(out), "sent  ") {
-		t.Errorf("campaign status calls outbox letters sent:\n%s", out)
+	if _, err := os.Stat(filepath.Join(proj, "content", ".campaign")); err == nil {
+		t.Error("campaign status made a data folder in the subfolder it ran from")
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// DefaultDataDir is the data folder when CAMPAIGN_DATA_DIR is unset.
+const DefaultDataDir = ".campaign"
+
 // Config is the configuration, read once from the environment (the same
 // names on Netlify and on a server).
 type Config struct {
@@ -57,7 +60,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	var errs []error
 	if c.DataDir == "" {
-		c.DataDir = ".campaign"
+		c.DataDir = DefaultDataDir
 	}
 	if c.MailgunAPIBase == "" {
 		c.MailgunAPIBase = "https://api.mailgun.net/v3"

@@ -7,8 +7,10 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/mail"
@@ -27,13 +29,14 @@ type Outbox struct {
 	Dir string
 }
 
-// New returns an outbox in dir, creating it.
+// New returns an outbox in dir; the folder is made with the first letter.
 func New(dir string) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
 	return &Outbox{Dir: dir}, nil
 }
+
+// IDPrefix starts the id Send returns, so a message kept here is told
+// from one the mail service took.
+const IDPrefix = "outbox:"
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
@@ -66,6 +69,9 @@ func (o *Outbox) Send(_ context.Context, e *letter.Message) (string, error) {
 	b.WriteString(strings.ReplaceAll(e.Text, "\n", "\r\n"))
 
 	name := fileName(e.ID)
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return "", fmt.Errorf("outbox: %w", err)
+	}
 	tmp, err := os.CreateTemp(o.Dir, ".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("outbox: %w", err)
@@ -82,7 +88,7 @@ func (o *Outbox) Send(_ context.Context, e *letter.Message) (string, error) {
 	if err := os.Rename(tmp.Name(), filepath.Join(o.Dir, name)); err != nil {
 		return "", fmt.Errorf("outbox: %w", err)
 	}
-	return "outbox:" + name, nil
+	return IDPrefix + name, nil
 }
 
 // Letter is one kept letter, read back from its file.
@@ -99,6 +105,9 @@ type Letter struct {
 // List reads the kept letters, newest first.
 func (o *Outbox) List() ([]Letter, error) {
 	entries, err := os.ReadDir(o.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing kept yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}

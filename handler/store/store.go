@@ -358,6 +358,18 @@ func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 	return counts, rows.Err()
 }
 
+// SentVia counts the messages recorded as sent whose provider id starts
+// with prefix (letters the local outbox kept, say).
+func (s *Store) SentVia(ctx context.Context, prefix string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE state = $1 AND provider_id LIKE $2`,
+		letter.StateSent, prefix+"%").Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count sent: %w", err)
+	}
+	return n, nil
+}
+
 // SignatureCount returns how many signatures are recorded.
 func (s *Store) SignatureCount(ctx context.Context) (int, error) {
 	var n int
