@@ -100,6 +100,10 @@ func decodeJSON(body []byte) (*letter.Signer, error) {
 			return s, malformed(fmt.Sprintf("the field %q was sent more than once", name))
 		}
 		seen[name] = true
+		f, known := letter.FieldByName(name)
+		if !known && name != letter.OptIn {
+			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))
+		}
 		if !utf8.Valid(raw) {
 			invalid[name] = "This contains characters we cannot read."
 			continue
@@ -109,10 +113,6 @@ func decodeJSON(body []byte) (*letter.Signer, error) {
 				return s, malformed(fmt.Sprintf("the field %q must be true or false", name))
 			}
 			continue
-		}
-		f, ok := letter.FieldByName(name)
-		if !ok {
-			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))
 		}
 		if string(raw) == "null" {
 			continue

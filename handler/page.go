@@ -2,6 +2,8 @@ package handler
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -56,6 +58,43 @@ func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, date stri
 	if err := h.pages.get(l.Pages.Already).fillDate(w, date); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
+}
+
+// CheckPages reports what in a letter's Hugo-built pages the handler
+// could not fill: the error page's summary list, a labelled control for
+// each of the supporter's details and the hidden letter field, the date on
+// the already-signed page. A template edit that drops one would leave a
+// supporter without the message that matters.
+func CheckPages(l *letter.Letter) error {
+	var problems []string
+	p := parsePage(l.Pages.Error)
+	if p.summary < 0 {
+		problems = append(problems, "the error page has no list inside #"+summaryID)
+	}
+	if c := p.controls["letter"]; c == nil {
+		problems = append(problems, "the error page's form has no letter field")
+	}
+	for _, f := range letter.Fields {
+		if f.Detail && p.field(f.Name) == nil {
+			problems = append(problems, fmt.Sprintf("the error page's form has no labelled %s field", f.Name))
+		}
+	}
+	if len(parsePage(l.Pages.Already).dates) == 0 {
+		problems = append(problems, "the already-signed page does not show "+datePlaceholder)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("letter %q: %s (layouts/_partials/handler/)", l.ID, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// CheckLetters runs CheckPages on every letter.
+func CheckLetters(letters letter.Letters) error {
+	var errs []error
+	for _, l := range letters {
+		errs = append(errs, CheckPages(l))
+	}
+	return errors.Join(errs...)
 }
 
 // anyLetter is a letter to take the form's page from when the request

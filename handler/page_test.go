@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -362,4 +363,53 @@ func textOf(n *html.Node) string {
 		return b.String()
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// A template edit that drops what the handler fills is caught when the
+// letters load, not by a supporter who gets the form back unexplained.
+func TestCheckPagesRefusesPagesTheHandlerCannotFill(t *testing.T) {
+	_, l := pageHandler(t)
+	if err := CheckPages(l); err != nil {
+		t.Fatalf("the published pages: %v", err)
+	}
+	tests := []struct {
+		name string
+		edit func(*letter.Letter)
+		want string
+	}{
+		{"no summary", func(l *letter.Letter) { l.Pages.Error = strings.Replace(l.Pages.Error, `id="problems"`, `id="other"`, 1) }, "no list"},
+		{"no ZIP field", func(l *letter.Letter) { l.Pages.Error = strings.Replace(l.Pages.Error, `name="zip"`, `name="postcode"`, 1) }, "zip"},
+		{"no date", func(l *letter.Letter) { l.Pages.Already = strings.ReplaceAll(l.Pages.Already, "{date}", "recently") }, "{date}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, l := pageHandler(t)
+			tt.edit(l)
+			if err := CheckPages(l); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// The page's length limits are the handler's: what the browser lets a
+// supporter type, the handler accepts.
+func TestPageLimitsMatchTheFieldTable(t *testing.T) {
+	_, l := pageHandler(t)
+	p := parsePage(l.Pages.Error)
+	for _, f := range letter.Fields {
+		c := p.controls[f.Name]
+		// Hidden fields and the select are not typed in; the honeypot takes nothing.
+		if c == nil || c.typ == "hidden" || c.typ == "select" || f.Name == "website" {
+			continue
+		}
+		max, ok := getAttr(p.toks[c.at].tok, "maxlength")
+		if !ok {
+			t.Errorf("%s: the page sets no maxlength (the handler allows %d)", f.Name, f.Max)
+			continue
+		}
+		if max != strconv.Itoa(f.Max) {
+			t.Errorf("%s: the page allows %s characters, the handler %d", f.Name, max, f.Max)
+		}
+	}
 }

@@ -104,6 +104,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := buildSite(*site, *public, deployContext); err != nil {
 			return err
 		}
+		// A site whose letters the handler would refuse must not deploy.
+		if _, err := loadLetters(*public); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
 		if *function == "" {
 			return nil
 		}

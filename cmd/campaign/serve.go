@@ -26,7 +26,7 @@ func program(workers int) config.Program {
 }
 
 func serve(ctx context.Context, cfg *config.Config, addr, public string, log *slog.Logger) error {
-	letters, err := letter.Load(os.DirFS(public))
+	letters, err := loadLetters(public)
 	if err != nil {
 		return err
 	}
@@ -147,6 +147,19 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
 	}
 	return nil
+}
+
+// loadLetters reads the letters the build published, checked as the
+// handler needs them.
+func loadLetters(public string) (letter.Letters, error) {
+	letters, err := letter.Load(os.DirFS(public))
+	if err != nil {
+		return nil, err
+	}
+	if err := handler.CheckLetters(letters); err != nil {
+		return nil, err
+	}
+	return letters, nil
 }
 
 func anyStylesheet(letters letter.Letters) string {

@@ -49,7 +49,7 @@ func (d *Direct) Record(ctx context.Context, sig *letter.Signature, msgs []lette
 				break
 			}
 			out := Classify(err, Attempt{N: a, Last: a == attempts}, backoff)
-			if out.Verdict == Failed {
+			if out.Verdict == Failed || a == attempts {
 				break
 			}
 			// Waits are short here: a supporter is waiting for the answer.

@@ -136,8 +136,8 @@ func (l *Letter) Validate() error {
 			problems = append(problems, fmt.Sprintf("form field %q is required by the handler but missing from the form (site/data/form.yaml)", f.Name))
 		}
 	}
-	if asked["state"] && len(l.Form.States) == 0 {
-		problems = append(problems, "the form asks for a state but offers none (site/data/states.yaml)")
+	if state, _ := FieldByName("state"); (state.Required || asked["state"]) && len(l.Form.States) == 0 {
+		problems = append(problems, "the form offers no states, and the handler needs one (site/data/states.yaml)")
 	}
 	for _, text := range []string{l.Body, l.Signature} {
 		for _, m := range placeholderPattern.FindAllStringSubmatch(text, -1) {

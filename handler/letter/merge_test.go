@@ -87,7 +87,8 @@ func TestLetterValidate(t *testing.T) {
 		{"form without a field the handler requires", func(l *Letter) { l.Form.Fields = fullForm()[1:] },
 			`"first_name" is required by the handler`},
 		{"form with every field", func(l *Letter) { l.Form.Fields = fullForm() }, ""},
-		{"form asks a state but offers none", func(l *Letter) { l.Form.Fields, l.Form.States = fullForm(), nil }, "offers none"},
+		{"form asks a state but offers none", func(l *Letter) { l.Form.Fields, l.Form.States = fullForm(), nil }, "offers no states"},
+		{"no form published, no states", func(l *Letter) { l.Form = Form{} }, "offers no states"},
 		{"subject with a control character", func(l *Letter) { l.Subject = "a\x1bb" }, "subject must be one"},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,9 @@ func main() {
 // missing it still answers, with a clear 503, rather than crash.
 func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, log *slog.Logger) http.Handler {
 	letters, err := letter.Load(files)
+	if err == nil {
+		err = handler.CheckLetters(letters)
+	}
 	if err != nil {
 		log.Error("function built without letters: run `campaign build` before building the function", "error", err.Error())
 		return unavailable("This campaign is being set up and cannot take letters yet.")
