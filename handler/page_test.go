@@ -377,8 +377,12 @@ func TestCheckPagesRefusesPagesTheHandlerCannotFill(t *testing.T) {
 		edit func(*letter.Letter)
 		want string
 	}{
-		{"no summary", func(l *letter.Letter) { l.Pages.Error = strings.Replace(l.Pages.Error, `id="problems"`, `id="other"`, 1) }, "no list"},
-		{"no ZIP field", func(l *letter.Letter) { l.Pages.Error = strings.Replace(l.Pages.Error, `name="zip"`, `name="postcode"`, 1) }, "zip"},
+		{"no summary", func(l *letter.Letter) {
+			l.Pages.Error = strings.Replace(l.Pages.Error, `id="problems"`, `id="other"`, 1)
+		}, "no list"},
+		{"no ZIP field", func(l *letter.Letter) {
+			l.Pages.Error = strings.Replace(l.Pages.Error, `name="zip"`, `name="postcode"`, 1)
+		}, "zip"},
 		{"no date", func(l *letter.Letter) { l.Pages.Already = strings.ReplaceAll(l.Pages.Already, "{date}", "recently") }, "{date}"},
 	}
 	for _, tt := range tests {
