@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -392,11 +393,8 @@ func (p *page) fillForm(w io.Writer, values, problems map[string]string) error {
 		)
 	}
 	// Problems with no field first, then the fields' in the page's order.
-	sort.Slice(summary, func(i, j int) bool {
-		if summary[i].at != summary[j].at {
-			return summary[i].at < summary[j].at
-		}
-		return summary[i].name < summary[j].name
+	slices.SortFunc(summary, func(a, b item) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.name, b.name))
 	})
 	if p.summary >= 0 {
 		var li []html.Token

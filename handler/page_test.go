@@ -417,3 +417,44 @@ func TestPageLimitsMatchTheFieldTable(t *testing.T) {
 		}
 	}
 }
+
+// The parser finds what it fills in pages of any shape, not just today's
+// template: labels without their marker (nested spans included), controls
+// without labels, hidden boxes at the very top of a document, elements
+// left open, a textarea at the very end.
+func TestParsePageFindsWhatItFills(t *testing.T) {
+	p := parsePage(`<div aria-hidden="true" class="hp"><label for="w">W</label><input id="w" name="w" tabindex="-1"></div>` +
+		`<div id="problems"><ul></ul></div><form><div><span>left open</div>` +
+		`<label for="a">A <span class="req">(required <span>really</span>)</span></label><input id="a" name="a">` +
+		`<input id="nolabel" name="nolabel"><label for="t">T</label><textarea id="t" name="t">orig`)
+	if a := p.controls["a"]; a == nil || a.label != "A" || a.hiddenBy != -1 {
+		t.Errorf("control a = %+v, want label \"A\" and not hidden", a)
+	}
+	if w := p.controls["w"]; w == nil || w.hiddenBy != 0 {
+		t.Errorf("control w = %+v, want hidden by the first element", w)
+	}
+	if p.field("nolabel") != nil {
+		t.Error("a control without a label counts as a field a supporter sees")
+	}
+	if p.summary < 0 {
+		t.Error("the summary list was not found")
+	}
+	var out strings.Builder
+	if err := p.fillForm(&out, map[string]string{"t": "typed", "a": "x"}, map[string]string{"w": "Must stay empty.", "a": "Bad."}); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	for _, want := range []string{
+		`<div class="field">`, // the honeypot's box shown
+		`<input id="w" name="w" aria-invalid="true" aria-describedby="w-error">`, // and its field reachable
+		`<textarea id="t" name="t">typed`,                                        // the last token replaced, nothing after
+		`<label for="a">A <span class="req">(required <span>really</span>)</span></label><p class="error-text" id="a-error">Bad.</p>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("filled page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "orig") {
+		t.Error("the textarea kept the page's text as well as the typed one")
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +130,64 @@ func TestJSONFieldsAreMatchedExactly(t *testing.T) {
 	}
 	if n, _ := e.store.SignatureCount(context.Background()); n != 0 {
 		t.Fatalf("%d signatures recorded from refused requests", n)
+	}
+}
+
+// acceptingRecorder records nothing and accepts everything: the handler's
+// own behaviour, apart from storage, is what is tested with it.
+type acceptingRecorder struct{}
+
+func (acceptingRecorder) Record(_ context.Context, sig *letter.Signature, _ []letter.Message) (*letter.Signature, error) {
+	return sig, nil
+}
+
+// A handler made with nothing but letters and a recorder takes its
+// defaults: a log, the connection's address, 20 signatures a minute per
+// address in bursts of 10.
+func TestHandlerDefaults(t *testing.T) {
+	letters, err := letter.Load(os.DirFS("testdata/site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := handler.New(handler.Settings{Letters: letters, Recorder: acceptingRecorder{}, Now: func() time.Time { return now }})
+	post := func(i int, header http.Header) *http.Response {
+		v := signerForm()
+		v.Set("email", fmt.Sprintf("d%d@example.org", i))
+		req := httptest.NewRequest(http.MethodPost, "/api/sign", strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	for i := range 10 {
+		if resp := post(i, nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("post %d of the burst: %d", i+1, resp.StatusCode)
+		}
+	}
+	if resp := post(10, nil); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3" {
+		t.Fatalf("beyond the burst: %d, Retry-After %q; want 429 and 3 s", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	now = now.Add(3100 * time.Millisecond) // one token back at 20 a minute
+	resp := post(11, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after 3 s: %d", resp.StatusCode)
+	}
+	// The browser keeps the signed cookie a year, and gets it over plain
+	// HTTP (local use) as well as behind TLS.
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		cookie = c
+	}
+	if cookie == nil || cookie.MaxAge != 365*24*3600 || cookie.Secure {
+		t.Fatalf("cookie over HTTP = %+v, want a year and not Secure-only", cookie)
+	}
+	now = now.Add(time.Minute)
+	resp = post(12, http.Header{"X-Forwarded-Proto": {"https"}})
+	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("cookie behind TLS = %+v, want Secure", cs)
 	}
 }

@@ -158,10 +158,8 @@ func Backoff(cap time.Duration, attempt int) time.Duration {
 		cap = time.Minute
 	}
 	d := cap
-	if attempt < 30 {
-		if exp := time.Second << max(attempt-1, 0); exp < cap {
-			d = exp
-		}
+	if n := max(attempt-1, 0); n < 30 { // beyond, the shift overflows: the cap it is
+		d = min(cap, time.Second<<n)
 	}
 	return d/2 + rand.N(d/2+1)
 }

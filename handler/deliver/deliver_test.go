@@ -249,3 +249,71 @@ func TestDirectKeepsToItsBudget(t *testing.T) {
 		t.Fatal("a direct send held on past its budget")
 	}
 }
+
+// Without a configured cap the policy still waits: a refused key must not
+// turn into a loop of calls.
+func TestClassifyWithoutACapUsesAMinute(t *testing.T) {
+	refused := &letter.SendError{Refused: true, Err: errors.New("401")}
+	if out := deliver.Classify(refused, deliver.Attempt{N: 1}, 0); out.Verdict != deliver.Pause || out.Wait != time.Minute {
+		t.Fatalf("refused without a cap: %v for %v, want a pause of a minute", out.Verdict, out.Wait)
+	}
+	limited := &letter.SendError{RateLimited: true, Err: errors.New("429")}
+	if out := deliver.Classify(limited, deliver.Attempt{N: 40}, 0); out.Wait < 30*time.Second || out.Wait > time.Minute {
+		t.Fatalf("rate limited without a cap on attempt 40: wait %v, want within [30 s, 1 min]", out.Wait)
+	}
+}
+
+// A passing database error while recording "sent" is retried at once,
+// within the record budget: the letter counts as sent, not as unrecorded.
+func TestOneRetriesRecordingTheSentState(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	d, st, msgs := recorded(t, mg)
+	d.Log = nil // the default logger serves
+	for _, stmt := range []string{
+		`CREATE TABLE fail_budget (n INTEGER)`, `INSERT INTO fail_budget VALUES (1)`,
+		`CREATE TRIGGER fail_sent BEFORE UPDATE OF state ON messages
+		 WHEN NEW.state = 'sent' AND (SELECT n FROM fail_budget) > 0
+		 BEGIN UPDATE fail_budget SET n = n - 1; SELECT RAISE(FAIL, 'injected failure'); END`,
+	} {
+		if _, err := st.DB().Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if out := d.One(context.Background(), msgs[0].ID, deliver.Attempt{N: 1}); out.Verdict != deliver.Sent {
+		t.Fatalf("verdict %v (%v), want sent", out.Verdict, out.Err)
+	}
+	if took := time.Since(start); took >= deliver.RecordBudget {
+		t.Errorf("one failed record took %v: the retry waited out the whole budget", took)
+	}
+	if m, _ := st.Message(context.Background(), msgs[0].ID); m.State != letter.StateSent {
+		t.Fatalf("recorded %s, want sent", m.State)
+	}
+	if calls, _ := mg.Calls(); calls != 1 {
+		t.Fatalf("%d calls, want 1", calls)
+	}
+}
+
+// Between tries a direct send waits (300 ms, then 600 ms by default), so
+// that a passing failure has time to pass.
+func TestDirectWaitsBetweenTries(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	mg.SetBehaviour(mailguntest.Behaviour{FailRate: 1})
+	one := *testLetter
+	one.Targets = one.Targets[:1]
+	s := &letter.Signer{Letter: "l", FirstName: "A", LastName: "B", Email: "a@example.org"}
+	sig, msgs := letter.Sign(&one, s, letter.Sending{From: mail.Address{Address: "letters@mg.example"}, MessageIDDomain: "mg.example"})
+	d := &deliver.Direct{Sender: sender(mg)} // default tries, waits and logger
+	start := time.Now()
+	if _, err := d.Record(context.Background(), sig, msgs); err == nil {
+		t.Fatal("a failing send reported as sent")
+	}
+	if took := time.Since(start); took < 850*time.Millisecond {
+		t.Fatalf("three tries took %v, want at least the 300 + 600 ms between them", took)
+	}
+	if calls, _ := mg.Calls(); calls != 3 {
+		t.Fatalf("%d calls, want 3", calls)
+	}
+}

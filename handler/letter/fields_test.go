@@ -108,3 +108,23 @@ func TestOneLineBreakRule(t *testing.T) {
 		t.Error("a letter's body may hold newlines and tabs")
 	}
 }
+
+// A message with an empty header is refused before it reaches the wire;
+// only the tag may be empty.
+func TestCheckHeadersRefusesEmptyHeaders(t *testing.T) {
+	valid := Message{ID: "x@y.example", From: "a@b.example", ReplyTo: "c@d.example", To: "e@f.example", Subject: "S"}
+	if err := valid.CheckHeaders(); err != nil {
+		t.Fatalf("a message without a tag: %v", err)
+	}
+	for name, edit := range map[string]func(*Message){
+		"Message-Id": func(m *Message) { m.ID = "" }, "From": func(m *Message) { m.From = "" },
+		"Reply-To": func(m *Message) { m.ReplyTo = "" }, "To": func(m *Message) { m.To = "" },
+		"Subject": func(m *Message) { m.Subject = "" },
+	} {
+		m := valid
+		edit(&m)
+		if err := m.CheckHeaders(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("empty %s: err = %v", name, err)
+		}
+	}
+}
