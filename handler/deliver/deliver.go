@@ -164,6 +164,12 @@ func Backoff(cap time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// Spread is d plus up to a quarter more, at random: waits that end
+// together (every job held back by one pause) end apart.
+func Spread(d time.Duration) time.Duration {
+	return d + rand.N(d/4+1)
+}
+
 // RecordBudget bounds how long recording a sent message may take, retries
 // included: a send's attempt lasts at most its HTTP timeout plus this.
 const RecordBudget = 3 * time.Second

@@ -317,3 +317,11 @@ func TestDirectWaitsBetweenTries(t *testing.T) {
 		t.Fatalf("%d calls, want 3", calls)
 	}
 }
+
+func TestSpreadAddsUpToAQuarter(t *testing.T) {
+	for range 100 {
+		if d := deliver.Spread(4 * time.Second); d < 4*time.Second || d > 5*time.Second {
+			t.Fatalf("spread of 4 s: %v, want within [4 s, 5 s]", d)
+		}
+	}
+}

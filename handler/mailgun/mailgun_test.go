@@ -11,6 +11,7 @@ import (
 	"campaignkit/handler/deliver"
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun"
+	"campaignkit/handler/mailgun/mailguntest"
 )
 
 func envelope() *letter.Message {
@@ -131,5 +132,29 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := mailgun.ParseRetryAfter(in, now); got != want {
 			t.Errorf("ParseRetryAfter(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// A message without a tag goes without one; with a tag, with exactly it.
+func TestSendTagsOnlyTaggedMessages(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	s := mailgun.New(mailgun.Account{Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second})
+	untagged := envelope()
+	untagged.Tag = ""
+	for _, m := range []*letter.Message{untagged, envelope()} {
+		if _, err := s.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := mg.Messages()
+	if len(got) != 2 {
+		t.Fatalf("%d messages", len(got))
+	}
+	if tags, ok := got[0].Fields["o:tag"]; ok {
+		t.Errorf("untagged message sent with tags %q", tags)
+	}
+	if got[1].Get("o:tag") != "tag" {
+		t.Errorf("tagged message sent with tag %q", got[1].Get("o:tag"))
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -169,7 +168,7 @@ func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		}
 		return nil
 	})
-	if err != nil || q.opts.TryInline <= 0 {
+	if err != nil || q.opts.TryInline == 0 {
 		return first, err
 	}
 	// Committed: the letters are safe whatever happens now. Failures are
@@ -177,7 +176,8 @@ func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 	tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.TryInline)
 	defer cancel()
 	for i, m := range msgs {
-		if out := q.deliver.One(tryCtx, m.ID, deliver.Attempt{N: 1}); out.Verdict == deliver.Unrecorded && i < len(jobs) {
+		// InsertManyTx returns one job per message, in order.
+		if out := q.deliver.One(tryCtx, m.ID, deliver.Attempt{N: 1}); out.Verdict == deliver.Unrecorded {
 			// Accepted by the service: its job must not send it again. If
 			// even this fails, the job will (the only duplicate left).
 			if _, err := q.client.JobCancel(context.WithoutCancel(ctx), jobs[i]); err != nil {
@@ -265,7 +265,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	// While the service asks us to slow down, jobs wait in the queue, not
 	// in a worker.
 	if d := w.pacer.paused(); d > 0 {
-		return river.JobSnooze(d + rand.N(d/4+1))
+		return river.JobSnooze(deliver.Spread(d))
 	}
 	if err := w.pacer.wait(ctx); err != nil {
 		return river.JobSnooze(0)
