@@ -425,10 +425,10 @@ func TestPageLimitsMatchTheFieldTable(t *testing.T) {
 func TestParsePageFindsWhatItFills(t *testing.T) {
 	p := parsePage(`<div aria-hidden="true" class="hp"><label for="w">W</label><input id="w" name="w" tabindex="-1"></div>` +
 		`<div id="problems"><ul></ul></div><form><div><span>left open</div>` +
-		`<label for="a">A <span class="req">(required <span>really</span>)</span></label><input id="a" name="a">` +
+		`<label for="a"><span>A</span> <span class="req">(required <span>really</span>)</span> B</label><input id="a" name="a">` +
 		`<input id="nolabel" name="nolabel"><label for="t">T</label><textarea id="t" name="t">orig`)
-	if a := p.controls["a"]; a == nil || a.label != "A" || a.hiddenBy != -1 {
-		t.Errorf("control a = %+v, want label \"A\" and not hidden", a)
+	if a := p.controls["a"]; a == nil || a.label != "A B" || a.hiddenBy != -1 {
+		t.Errorf("control a = %+v, want label \"A B\" and not hidden", a)
 	}
 	if w := p.controls["w"]; w == nil || w.hiddenBy != 0 {
 		t.Errorf("control w = %+v, want hidden by the first element", w)
@@ -448,7 +448,7 @@ func TestParsePageFindsWhatItFills(t *testing.T) {
 		`<div class="field">`, // the honeypot's box shown
 		`<input id="w" name="w" aria-invalid="true" aria-describedby="w-error">`, // and its field reachable
 		`<textarea id="t" name="t">typed`,                                        // the last token replaced, nothing after
-		`<label for="a">A <span class="req">(required <span>really</span>)</span></label><p class="error-text" id="a-error">Bad.</p>`,
+		`<span class="req">(required <span>really</span>)</span> B</label><p class="error-text" id="a-error">Bad.</p>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("filled page lacks %q:\n%s", want, page)

@@ -3,6 +3,7 @@ package deliver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/mail"
 	"strings"
@@ -322,6 +323,33 @@ func TestSpreadAddsUpToAQuarter(t *testing.T) {
 	for range 100 {
 		if d := deliver.Spread(4 * time.Second); d < 4*time.Second || d > 5*time.Second {
 			t.Fatalf("spread of 4 s: %v, want within [4 s, 5 s]", d)
+		}
+	}
+}
+
+// The operator's log says which attempt each send was and whether it was
+// the last; it never names the supporter.
+func TestOneLogsEachAttempt(t *testing.T) {
+	for _, tt := range []struct {
+		answer int
+		want   string
+	}{
+		{200, `msg="message sent" message=%s attempt=1`},
+		{500, `msg="send failed" message=%s attempt=1 failed=false`},
+		{400, `msg="send failed" message=%s attempt=1 failed=true`},
+	} {
+		mg := mailguntest.New()
+		mg.SetBehaviour(mailguntest.Behaviour{Script: []mailguntest.Answer{{Status: tt.answer}}})
+		d, _, msgs := recorded(t, mg)
+		var log strings.Builder
+		d.Log = slog.New(slog.NewTextHandler(&log, nil))
+		d.One(context.Background(), msgs[0].ID, deliver.Attempt{N: 1})
+		mg.Close()
+		if want := fmt.Sprintf(tt.want, msgs[0].ID); !strings.Contains(log.String(), want) {
+			t.Errorf("answer %d: log lacks %q:\n%s", tt.answer, want, log.String())
+		}
+		if strings.Contains(log.String(), "ana@example.org") || strings.Contains(log.String(), "Ruiz") {
+			t.Errorf("the log names the supporter:\n%s", log.String())
 		}
 	}
 }
