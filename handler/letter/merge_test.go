@@ -1,6 +1,8 @@
 package letter
 
 import (
+	"fmt"
+	"net/mail"
 	"os"
 	"strings"
 	"testing"
@@ -156,4 +158,40 @@ func fullForm() []FormField {
 		f = append(f, FormField{Name: name})
 	}
 	return f
+}
+
+// Sign addresses each target's copy: From carries the signer's name with
+// the campaign's, Reply-To the signer, To the target (or the sandbox);
+// the recorded signature keeps the subject and body only when edited.
+func TestSign(t *testing.T) {
+	how := Sending{From: mail.Address{Name: "Families Belong", Address: "letters@mg.example"}, MessageIDDomain: "mg.example"}
+	s := validSigner()
+	s.Normalize()
+	s.Subject, s.Body = testLetter().Subject, testLetter().Body // as published
+	sig, msgs := Sign(testLetter(), &s, how)
+	if sig.Subject != "" || sig.Body != "" || sig.Letter != "test" || len(sig.ID) != 32 {
+		t.Errorf("unedited signature recorded as %q / %q (letter %q, id %q); want both empty", sig.Subject, sig.Body, sig.Letter, sig.ID)
+	}
+	for i, m := range msgs {
+		if want := fmt.Sprintf("%s.%d@mg.example", sig.ID, i); m.ID != want || m.SignatureID != sig.ID {
+			t.Errorf("message %d id %q (signature %q), want %q", i, m.ID, m.SignatureID, want)
+		}
+		if m.From != `"Ana García via Families Belong" <letters@mg.example>` && m.From != `=?utf-8?q?Ana_Garc=C3=ADa_via_Families_Belong?= <letters@mg.example>` {
+			t.Errorf("From %q", m.From)
+		}
+		if !strings.Contains(m.ReplyTo, "<ana@example.org>") || m.To != fmt.Sprintf("%q <%s>", m.TargetName, m.TargetEmail) || m.Tag != "test" {
+			t.Errorf("Reply-To %q, To %q, tag %q", m.ReplyTo, m.To, m.Tag)
+		}
+	}
+	s.Subject, s.Body = "My subject", "My words."
+	how.From.Name, how.SandboxTo = "", "staging@example.org"
+	sig, msgs = Sign(testLetter(), &s, how)
+	if sig.Subject != "My subject" || sig.Body != "My words." {
+		t.Errorf("edited signature recorded as %q / %q", sig.Subject, sig.Body)
+	}
+	for _, m := range msgs {
+		if m.To != "staging@example.org" || strings.Contains(m.From, "via") {
+			t.Errorf("sandboxed message To %q From %q", m.To, m.From)
+		}
+	}
 }
