@@ -177,13 +177,24 @@ func TestFormPostSendsOneLetterPerTarget(t *testing.T) {
 			t.Errorf("the two messages carry different signature ids: %s", id)
 		}
 	}
-	// The store knows both messages as sent, with Mailgun's ids.
+	// The store holds both messages, one per target in target order…
 	stored, err := e.store.Messages(context.Background(), sigID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(stored) != 2 {
+		t.Fatalf("%d messages stored for the signature, want 2", len(stored))
+	}
+	for i, m := range stored {
+		if want := e.letters["family-separation"].Targets[i].Email; m.TargetIndex != i || m.TargetEmail != want {
+			t.Errorf("stored message %d: target %d <%s>, want <%s>", i, m.TargetIndex, m.TargetEmail, want)
+		}
+	}
+	// …and, once sent, as sent with Mailgun's ids.
 	waitSent(t, e.store, sigID, 2)
-	stored, _ = e.store.Messages(context.Background(), sigID)
+	if stored, err = e.store.Messages(context.Background(), sigID); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range stored {
 		if m.State != letter.StateSent || !strings.Contains(m.ProviderID, "stand-in") {
 			t.Errorf("stored message %s: state %s, provider id %q", m.ID, m.State, m.ProviderID)

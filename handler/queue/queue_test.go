@@ -24,7 +24,13 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // backoffCap is the longest wait between retries (0: the default).
 func start(t *testing.T, st *store.Store, mg *mailguntest.Server, opts queue.Options, backoffCap time.Duration) *queue.Queue {
 	t.Helper()
-	ctx := context.Background()
+	return startWith(context.Background(), t, st, mg, opts, backoffCap)
+}
+
+// startWith is start with the context a program would give Start (its
+// signal's).
+func startWith(ctx context.Context, t *testing.T, st *store.Store, mg *mailguntest.Server, opts queue.Options, backoffCap time.Duration) *queue.Queue {
+	t.Helper()
 	if err := queue.Migrate(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -442,20 +448,8 @@ func TestStopLetsSendsInFlightFinish(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
 	mg.SetBehaviour(mailguntest.Behaviour{Delay: 500 * time.Millisecond})
-	d := &deliver.Deliverer{Store: st, Log: quiet(), Sender: mailgun.New(mailgun.Account{
-		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: 5 * time.Second,
-	})}
-	if err := queue.Migrate(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	q, err := queue.New(st, d, queue.Options{Workers: 1, PollInterval: 20 * time.Millisecond, Log: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, signal := context.WithCancel(context.Background())
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	q := startWith(ctx, t, st, mg, queue.Options{Workers: 1, PollInterval: 20 * time.Millisecond}, 0)
 	ids := sign(t, q, 1, target)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if calls, _ := mg.Calls(); calls > 0 {
