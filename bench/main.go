@@ -138,12 +138,12 @@ func intake(d time.Duration, c int, databaseURL string) error {
 	}
 	// Insert-only (no workers): this measures taking signatures, not sending them.
 	cfg, parts, err := campaign(ctx, map[string]string{"CAMPAIGN_DATA_DIR": dir, "DATABASE_URL": databaseURL,
-		"CAMPAIGN_SIGN_RATE": "1000000000"}, 0)
+		"CAMPAIGN_SIGN_RATE": "1000000000", "CAMPAIGN_MAX_SIGN_RATE": "0", "CAMPAIGN_CONFIRM": "off"}, 0)
 	if err != nil {
 		return err
 	}
 	defer parts.Close()
-	real := httptest.NewServer(handler.New(cfg.Handler(letters, parts.Recorder, quiet())))
+	real := httptest.NewServer(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, quiet())))
 	defer real.Close()
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

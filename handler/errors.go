@@ -22,6 +22,7 @@ var (
 	errMethod        = &requestError{http.StatusMethodNotAllowed, "", "Signatures are sent with POST."}
 	errTooLarge      = &requestError{http.StatusRequestEntityTooLarge, "", "The letter is too large to send. Please shorten it and try again."}
 	errRateLimited   = &requestError{http.StatusTooManyRequests, "", "Too many letters have been sent from your network in a short time. Please wait a minute and send again; what you typed is kept below."}
+	errCrossSite     = &requestError{http.StatusForbidden, "", "This form can only be sent from the campaign's own page. Nothing was sent; please sign on the campaign page itself."}
 	errUnknownLetter = &requestError{http.StatusNotFound, "letter", "This letter does not exist (any more). Please start again from the campaign page."}
 )
 

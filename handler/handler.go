@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,15 @@ type Recorder interface {
 type Settings struct {
 	Letters  letter.Letters
 	Recorder Recorder
+	// Confirm asks each signer to confirm by email before their letters go
+	// out (CAMPAIGN_CONFIRM; a letter's front matter may turn it off), and
+	// Confirmer takes their confirmations. Without a Confirmer, a letter
+	// that needs confirmation is refused.
+	Confirm   bool
+	Confirmer Confirmer
+	// AllowedOrigins may post the form besides the site itself (embeds:
+	// CAMPAIGN_ALLOWED_ORIGINS), as scheme://host[:port].
+	AllowedOrigins []string
 	// Sending addresses the letters: From, Message-Ids, and the sandbox
 	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews), fixed into each
 	// message when recorded.
@@ -54,6 +64,7 @@ type handler struct {
 	limiter *limiter
 	log     *slog.Logger
 	pages   pageCache
+	origins []string
 }
 
 // New returns the handler for /api/sign.
@@ -74,8 +85,15 @@ func New(cfg Settings) http.Handler {
 		cfg.Burst = 10
 	}
 	h := &handler{cfg: cfg, log: cfg.Log, limiter: newLimiter(cfg.RatePerMinute/60, cfg.Burst, cfg.Now)}
+	for _, o := range cfg.AllowedOrigins {
+		h.origins = append(h.origins, strings.TrimRight(strings.ToLower(o), "/"))
+	}
+	if u, err := url.Parse(cfg.Sending.SiteURL); err == nil && u.Scheme != "" && u.Host != "" {
+		h.origins = append(h.origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/sign", h.sign)
+	mux.HandleFunc(letter.ConfirmPath+"{token}", h.confirmLink)
 	return securityHeaders(mux)
 }
 
@@ -94,13 +112,17 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, errMethod)
 		return
 	}
+	// Decoded first: every answer below, refusals too, keeps what the
+	// supporter typed.
+	s, err := decode(w, r)
+	if !h.sameOrigin(w, r, s) {
+		return
+	}
 	if !h.limiter.allow(h.cfg.ClientIP(r)) {
 		w.Header().Set("Retry-After", strconv.Itoa(h.limiter.retryAfterSeconds()))
-		s, _ := decode(w, r) // keep what they typed on the error page
 		h.fail(w, r, s, errRateLimited)
 		return
 	}
-	s, err := decode(w, r)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -119,7 +141,14 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, s, errs)
 		return
 	}
+	if l.Confirms(h.cfg.Confirm) {
+		h.signToConfirm(w, r, l, s)
+		return
+	}
 	sig, msgs := letter.Sign(l, s, h.cfg.Sending)
+	if l.CopyToSigner {
+		msgs = append(msgs, letter.CopyForSigner(l, sig, msgs, h.cfg.Sending))
+	}
 	first, err := h.cfg.Recorder.Record(r.Context(), sig, msgs)
 	duplicate := errors.Is(err, letter.ErrDuplicate)
 	if err != nil && !duplicate {
@@ -137,7 +166,7 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		h.log.Info("signature accepted", "letter", l.ID, "signature", sig.ID, "messages", len(msgs))
+		h.log.Info("signature accepted", "letter", l.ID, "signature", sig.ID, "messages", len(msgs), "held", sig.State == letter.SignatureHeld)
 	}
 	// A repeat gets a cookie too (one that matches nothing), so that the
 	// headers do not tell a first signature from a repeat either.
@@ -146,6 +175,47 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(r),
 	})
 	h.accepted(w, r, l)
+}
+
+// signToConfirm records a signature that waits for its signer's
+// confirmation and has the email that asks for it sent. The answer is the
+// same whoever signs, first time or not, mailed or throttled: "check your
+// inbox", so it tells no one whether an address signed.
+func (h *handler) signToConfirm(w http.ResponseWriter, r *http.Request, l *letter.Letter, s *letter.Signer) {
+	if h.cfg.Confirmer == nil {
+		h.fail(w, r, s, &letter.Unavailable{Reason: "Letters cannot be confirmed on this site yet (it has no database)."})
+		return
+	}
+	if len(h.cfg.Sending.TokenKey) == 0 || h.cfg.Sending.SiteURL == "" {
+		// The operator is told at start (config.Handler).
+		h.fail(w, r, s, &letter.Unavailable{Reason: "Sending letters is not set up on this site yet."})
+		return
+	}
+	sig, msgs := letter.SignToConfirm(l, s, h.cfg.Sending)
+	if l.CopyToSigner {
+		msgs = append(msgs, letter.CopyForSigner(l, sig, msgs[:len(l.Targets)], h.cfg.Sending))
+		msgs[len(msgs)-1].State = letter.StateUnconfirmed
+	}
+	_, err := h.cfg.Recorder.Record(r.Context(), sig, msgs)
+	switch {
+	case errors.Is(err, letter.ErrThrottled):
+		h.log.Info("confirmation not mailed: one was mailed to this address recently", "letter", l.ID)
+	case err != nil:
+		h.fail(w, r, s, fmt.Errorf("record: %w", err))
+		return
+	default:
+		h.log.Info("signature awaits confirmation", "letter", l.ID, "signature", sig.ID)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status":    "confirm",
+			"message":   "Check your inbox: we sent you an email with a link. Your letter is sent only when you open it and press Send.",
+			"inbox_url": l.InboxURL,
+			"targets":   len(l.Targets),
+		})
+		return
+	}
+	http.Redirect(w, r, l.InboxURL, http.StatusSeeOther)
 }
 
 // signedCookie names the cookie that remembers, in the signer's browser
@@ -159,8 +229,8 @@ func isHTTPS(r *http.Request) bool {
 // alreadySigned tells a repeat signer, in their own browser, that their
 // letter went out before and nothing new was sent.
 func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, at time.Time) {
-	date := at.UTC().Format("2 January 2006")
-	msg := "You already signed this letter on " + date + ". Each person's letter goes out once, so nothing new was sent."
+	date := at.UTC().Format(dateLayout)
+	msg := "A letter in your name was already sent on " + date + ". Each person's letter goes out once, so nothing new was sent."
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"status": "already_signed", "signed_at": at.UTC().Format(time.RFC3339), "message": msg, "thanks_url": l.ThanksURL,

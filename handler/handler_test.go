@@ -18,6 +18,7 @@ import (
 	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
 	"campaignkit/handler/store/sqlite"
 )
@@ -28,6 +29,7 @@ type env struct {
 	srv     *httptest.Server
 	mg      *mailguntest.Server
 	store   *store.Store
+	queue   *queue.Queue
 	letters letter.Letters
 }
 
@@ -35,8 +37,15 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 // newEnv runs the handler with a real SQLite store and delivery queue,
 // sending through mailgun-go to a stand-in Mailgun: the parts `campaign
-// serve` opens, from the same configuration.
+// serve` opens, from the same configuration. Letters go out without the
+// signer's confirmation (CAMPAIGN_CONFIRM=off): these tests are about the
+// sending; newConfirmEnv keeps the default.
 func newEnv(t *testing.T, tweak func(*handler.Settings)) *env {
+	t.Helper()
+	return newEnvWith(t, map[string]string{"CAMPAIGN_CONFIRM": "off"}, tweak)
+}
+
+func newEnvWith(t *testing.T, extra map[string]string, tweak func(*handler.Settings)) *env {
 	t.Helper()
 	ctx := context.Background()
 	letters, err := letter.Load(os.DirFS("testdata/site"))
@@ -46,7 +55,10 @@ func newEnv(t *testing.T, tweak func(*handler.Settings)) *env {
 	mg := mailguntest.New()
 	t.Cleanup(mg.Close)
 	vars := map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": domain, "MAILGUN_API_BASE": mg.APIBase(),
-		"CAMPAIGN_SEND_TIMEOUT": "5s", "CAMPAIGN_DATA_DIR": t.TempDir()}
+		"CAMPAIGN_SEND_TIMEOUT": "5s", "CAMPAIGN_DATA_DIR": t.TempDir(), "CAMPAIGN_SITE_URL": "https://letters.example.org"}
+	for k, v := range extra {
+		vars[k] = v
+	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -59,13 +71,13 @@ func newEnv(t *testing.T, tweak func(*handler.Settings)) *env {
 	if err := parts.Queue.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	settings := cfg.Handler(letters, parts.Recorder, quietLog())
+	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, quietLog())
 	if tweak != nil {
 		tweak(&settings)
 	}
 	srv := httptest.NewServer(handler.New(settings))
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, mg: mg, store: parts.Store, letters: letters}
+	return &env{srv: srv, mg: mg, store: parts.Store, queue: parts.Queue, letters: letters}
 }
 
 func signerForm() url.Values {
@@ -375,7 +387,7 @@ func TestRepeatSignerGetsSameAnswerAndNoNewMail(t *testing.T) {
 		t.Fatalf("the cookie names no recorded signature: %v", err)
 	}
 	signedOn := stored[0].CreatedAt.UTC().Format("2 January 2006") // the day it was recorded, not today
-	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "You already signed this letter on "+signedOn+".") ||
+	if mine.StatusCode != http.StatusOK || !strings.Contains(page, "A letter in your name was already sent on "+signedOn+".") ||
 		!strings.Contains(page, `<header class="site">`) || !strings.Contains(page, `href="/thanks/"`) {
 		t.Fatalf("repeat with the signer's cookie: %d\n%s", mine.StatusCode, page)
 	}

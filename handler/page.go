@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -56,7 +58,7 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 // letter went out on date and nothing new was sent.
 func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, date string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := h.pages.get(l.Pages.Already).fillDate(w, date); err != nil {
+	if err := h.pages.get(l.Pages.Already).fill(w, map[string]string{"date": date}, nil, ""); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
 }
@@ -80,8 +82,11 @@ func CheckPages(l *letter.Letter) error {
 			problems = append(problems, fmt.Sprintf("the error page's form has no labelled %s field", f.Name))
 		}
 	}
-	if len(parsePage(l.Pages.Already).dates) == 0 {
+	if !parsePage(l.Pages.Already).shows("date") {
 		problems = append(problems, "the already-signed page does not show "+datePlaceholder)
+	}
+	if c := parsePage(l.Pages.Confirm); c.action < 0 || c.eachEnd < 0 || !c.shows("text") || !c.shows("to") {
+		problems = append(problems, "the confirmation page lacks its form (data-fill-action) or a data-each block showing {to} and {text}")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("letter %q: %s (layouts/_partials/handler/)", l.ID, strings.Join(problems, "; "))
@@ -155,8 +160,14 @@ type page struct {
 	controls map[string]*control
 	// summary is the index of the start tag of the list in #problems, or -1.
 	summary int
-	// dates are the indexes of text tokens holding datePlaceholder.
-	dates []int
+	// fills are the indexes of text tokens holding a placeholder ({date}).
+	fills []int
+	// each is the start tag of the element repeated once per item
+	// (data-each), eachEnd its end tag; -1 when the page has none.
+	each, eachEnd int
+	// action is the start tag whose action the handler sets
+	// (data-fill-action), or -1.
+	action int
 }
 
 type pageToken struct {
@@ -185,7 +196,7 @@ var voidElements = map[string]bool{
 }
 
 func parsePage(src string) *page {
-	p := &page{controls: map[string]*control{}, summary: -1}
+	p := &page{controls: map[string]*control{}, summary: -1, each: -1, eachEnd: -1, action: -1}
 	type open struct {
 		tag string
 		at  int
@@ -214,10 +225,16 @@ func parsePage(src string) *page {
 			if labelFor != "" && markerOpen == 0 {
 				labelText.WriteString(t.Data)
 			}
-			if strings.Contains(t.Data, datePlaceholder) {
-				p.dates = append(p.dates, i)
+			if textPlaceholder.MatchString(t.Data) {
+				p.fills = append(p.fills, i)
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
+			if _, ok := getAttr(t, "data-each"); ok && p.each < 0 && tt == html.StartTagToken {
+				p.each = i
+			}
+			if _, ok := getAttr(t, "data-fill-action"); ok && p.action < 0 {
+				p.action = i
+			}
 			switch t.Data {
 			case "input", "textarea", "select":
 				name, _ := getAttr(t, "name")
@@ -284,6 +301,9 @@ func parsePage(src string) *page {
 			}
 			for j := len(stack) - 1; j >= 0; j-- {
 				if stack[j].tag == t.Data {
+					if stack[j].at == p.each {
+						p.eachEnd = i
+					}
 					stack = stack[:j]
 					break
 				}
@@ -299,6 +319,16 @@ func parsePage(src string) *page {
 		}
 	}
 	return p
+}
+
+// shows reports whether the page's text has a place for the named value.
+func (p *page) shows(name string) bool {
+	for _, i := range p.fills {
+		if strings.Contains(p.toks[i].tok.Data, "{"+name+"}") {
+			return true
+		}
+	}
+	return false
 }
 
 // field is the control a problem by this name points at, if a supporter
@@ -440,22 +470,56 @@ func (p *page) fillForm(w io.Writer, values, problems map[string]string) error {
 	return bw.Flush()
 }
 
-// fillDate writes the page with date in place of datePlaceholder.
-func (p *page) fillDate(w io.Writer, date string) error {
+// fill writes the page with each placeholder ({date}, {to}, …) in its
+// text replaced by its value in vars, the data-each element once per item
+// (with the item's values), and the data-fill-action element's action set
+// to action. Values are text: they go out escaped.
+func (p *page) fill(w io.Writer, vars map[string]string, items []map[string]string, action string) error {
 	bw := bufio.NewWriter(w)
-	next := 0
-	for i, pt := range p.toks {
-		if next < len(p.dates) && p.dates[next] == i {
-			next++
-			t := pt.tok
-			t.Data = strings.ReplaceAll(t.Data, datePlaceholder, date)
+	fills := map[int]bool{}
+	for _, i := range p.fills {
+		fills[i] = true
+	}
+	write := func(i int, vars map[string]string) {
+		switch {
+		case i == p.action:
+			t := p.toks[i].tok
+			bw.WriteString(setAttr(t, "action", action, true).String())
+		case fills[i]:
+			t := p.toks[i].tok
+			t.Data = textPlaceholder.ReplaceAllStringFunc(t.Data, func(m string) string {
+				if v, ok := vars[m[1:len(m)-1]]; ok {
+					return v
+				}
+				return m
+			})
 			bw.WriteString(t.String())
+		default:
+			bw.WriteString(p.toks[i].raw)
+		}
+	}
+	for i := 0; i < len(p.toks); i++ {
+		if i != p.each || p.eachEnd < 0 {
+			write(i, vars)
 			continue
 		}
-		bw.WriteString(pt.raw)
+		for _, item := range items {
+			merged := maps.Clone(vars)
+			if merged == nil {
+				merged = map[string]string{}
+			}
+			maps.Copy(merged, item)
+			for j := p.each; j <= p.eachEnd; j++ {
+				write(j, merged)
+			}
+		}
+		i = p.eachEnd
 	}
 	return bw.Flush()
 }
+
+// textPlaceholder is a value's place in a page's text: {date}, {to}.
+var textPlaceholder = regexp.MustCompile(`\{[a-z_]+\}`)
 
 func getAttr(t html.Token, key string) (string, bool) {
 	for _, a := range t.Attr {

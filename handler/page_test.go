@@ -303,7 +303,7 @@ func TestAlreadyPageShowsTheDate(t *testing.T) {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	for _, want := range []string{
-		`<p role="status">You already signed this letter on 2 January 2026. Each person&#39;s letter goes out once, so nothing new was sent.</p>`,
+		`<p role="status">A letter in your name was already sent on 2 January 2026. Each person&#39;s letter goes out once, so nothing new was sent.</p>`,
 		`<header class="site">`, `<footer class="site">`, `<a href="` + l.ThanksURL + `">`, `rel="stylesheet"`,
 	} {
 		if !strings.Contains(page, want) {

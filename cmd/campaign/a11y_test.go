@@ -1,6 +1,7 @@
 package main
 
 import (
+	"campaignkit/handler/mailgun/mailguntest"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,7 +69,9 @@ func reflowCheck(t *testing.T, ctx context.Context, page string) {
 
 func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
-	inst := startServe(t, serveOpts{})
+	mg := mailguntest.New()
+	defer mg.Close()
+	inst := startServe(t, serveOpts{Env: mailgunEnv(mg)})
 	ctx := newBrowser(t, true)
 	defer screenshot(t, ctx, "a11y")
 
@@ -115,6 +118,19 @@ func TestBrowserAccessibility(t *testing.T) {
 	}
 	axeCheck(t, ctx, axe, "error page with the honeypot shown")
 	reflowCheck(t, ctx, "error page with the honeypot shown")
+
+	// "Check your inbox", then the page the emailed link opens.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(v => { for (const k in v) document.getElementById(k).value = v[k]; })({
+		website: "", first_name: "Jane", last_name: "Doe", email: "jane@example.org", address: "12 Elm St",
+		city: "Springfield", state: "IL", zip: "62701"}); document.getElementById("sign-form").submit()`),
+		chromedp.WaitVisible(chromedp.ID("share-heading")))
+	axeCheck(t, ctx, axe, "check-your-inbox page")
+	reflowCheck(t, ctx, "check-your-inbox page")
+	do(t, ctx, chromedp.Navigate(inst.URL+confirmationLink(t, mg, "jane@example.org")), chromedp.WaitVisible(chromedp.CSS("form.confirm")))
+	axeCheck(t, ctx, axe, "confirmation page")
+	reflowCheck(t, ctx, "confirmation page")
+	do(t, ctx, chromedp.Navigate(inst.URL+"/api/confirm/unknown"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	axeCheck(t, ctx, axe, "expired-link page")
 
 	// The thank-you page, with its share links.
 	do(t, ctx, chromedp.Navigate(inst.URL+"/thanks/"), chromedp.WaitVisible(chromedp.ID("share-heading")))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -170,16 +171,61 @@ func back() chromedp.Action[chromedp.Void] {
 // sentTexts waits for n letters at the stand-in and returns their texts.
 func sentTexts(t *testing.T, mg *mailguntest.Server, n int) []string {
 	t.Helper()
-	msgs := mg.WaitFor(n, 20*time.Second)
-	if len(msgs) != n {
-		t.Fatalf("stand-in Mailgun got %d messages, want %d", len(msgs), n)
-	}
 	var texts []string
-	for _, m := range msgs {
-		texts = append(texts, m.Get("subject")+"\n"+m.Get("text"))
+	for deadline := time.Now().Add(20 * time.Second); len(texts) < n && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		texts = texts[:0]
+		for _, m := range mg.Messages() {
+			if m.Get("o:tag") == "family-separation" {
+				texts = append(texts, m.Get("subject")+"\n"+m.Get("text"))
+			}
+		}
+	}
+	if len(texts) != n {
+		t.Fatalf("stand-in Mailgun got %d letters, want %d", len(texts), n)
 	}
 	slices.Sort(texts)
 	return texts
+}
+
+// confirmationLink waits for the confirmation emailed to address and
+// returns its link's path.
+func confirmationLink(t *testing.T, mg *mailguntest.Server, address string) string {
+	t.Helper()
+	link := regexp.MustCompile(`/api/confirm/[A-Za-z0-9_-]+`)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range mg.Messages() {
+			if m.Get("o:tag") == "confirm" && strings.Contains(m.Get("to"), address) {
+				if p := link.FindString(m.Get("text")); p != "" {
+					return p
+				}
+				t.Fatalf("the confirmation email has no link:\n%s", m.Get("text"))
+			}
+		}
+	}
+	t.Fatalf("no confirmation email to %s", address)
+	return ""
+}
+
+// confirmInBrowser follows the signer from "check your inbox" to the link
+// in their email: the page shows the letter holding want, nothing is sent
+// until its button is pressed, then the thank-you page.
+func confirmInBrowser(t *testing.T, ctx context.Context, inst *instance, mg *mailguntest.Server, want string) {
+	t.Helper()
+	if loc := value(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/check-your-inbox/") {
+		t.Fatalf("after sending the browser is at %s, want /check-your-inbox/", loc)
+	}
+	do(t, ctx, chromedp.Navigate(inst.URL+confirmationLink(t, mg, "jane@example.org")), chromedp.WaitVisible(chromedp.CSS("form.confirm button")))
+	letters := value(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll(".letter-text")].map(e => e.innerText).join("\n---\n")`))
+	if strings.Count(letters, want) != 2 || !strings.Contains(letters, "Dear President Trump,") || !strings.Contains(letters, "Dear Secretary Nielsen,") {
+		t.Fatalf("the confirmation page does not show both letters with the supporter's words:\n%s", letters)
+	}
+	if n := len(mg.Messages()); n != 1 {
+		t.Fatalf("%d messages sent before the button was pressed, want the confirmation alone", n)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS("form.confirm button")), chromedp.WaitVisible(chromedp.ID("share-heading")))
+	if loc := value(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/thanks/") {
+		t.Fatalf("after confirming the browser is at %s, want /thanks/", loc)
+	}
 }
 
 // screenshot keeps a picture of the page for a failed test's reader.
@@ -252,9 +298,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	// thank-you page, and the edited letter at the stand-in Mailgun.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("zip").select()`),
 		chromedp.KeyEvent("62701\r"), chromedp.WaitVisible(chromedp.ID("share-heading")))
-	if loc := value(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/thanks/") {
-		t.Fatalf("after sending the browser is at %s, want /thanks/", loc)
-	}
+	confirmInBrowser(t, ctx, inst, mg, strings.TrimSpace(ps))
 	for _, text := range sentTexts(t, mg, 2) {
 		if !strings.Contains(text, strings.TrimSpace(ps)) || !strings.Contains(text, "Springfield, IL 62701") {
 			t.Errorf("a sent letter lacks the supporter's edit or details:\n%s", text)
@@ -400,14 +444,13 @@ func TestBrowserWithJavaScript(t *testing.T) {
 	waitFor(t, ctx, "the server error", `document.getElementById("form-status").textContent.includes("the server is busy")`)
 	kept("after a 502")
 
-	// Now it goes through: the thank-you page, the draft cleared, the letters sent.
+	// Now it goes through: "check your inbox", the draft cleared; then
+	// the link in the email, and the letters sent.
 	do(t, ctx, chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")), chromedp.WaitVisible(chromedp.ID("share-heading")))
-	if loc := value(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/thanks/") {
-		t.Fatalf("after sending the browser is at %s, want /thanks/", loc)
-	}
 	if n := jsString(t, ctx, `String(Object.keys(sessionStorage).filter(k => k.startsWith("campaign-draft:")).length)`); n != "0" {
 		t.Errorf("%s drafts left in sessionStorage after success", n)
 	}
+	confirmInBrowser(t, ctx, inst, mg, ps)
 	for _, text := range sentTexts(t, mg, 2) {
 		if !strings.HasPrefix(text, subject+"\n") || !strings.Contains(text, ps) || !strings.Contains(text, "Springfield, IL 62701") {
 			t.Errorf("a sent letter lacks the supporter's subject, edit or details:\n%s", text)

@@ -40,7 +40,7 @@ func buildSite(siteDir, publicDir, deployContext string) error {
 // prepareFunction copies the letters the build published into a Netlify
 // function's folder, with the deploy context, for the function to embed:
 // the function then merges exactly the letters of this build.
-func prepareFunction(publicDir, functionDir, deployContext string) error {
+func prepareFunction(publicDir, functionDir, deployContext, siteURL string) error {
 	dst := filepath.Join(functionDir, buildinfo.Dir)
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return fmt.Errorf("build: %w", err)
@@ -74,7 +74,7 @@ func prepareFunction(publicDir, functionDir, deployContext string) error {
 	if err != nil {
 		return fmt.Errorf("build: copy letters to %s: %w", functionDir, err)
 	}
-	info, err := json.Marshal(buildinfo.Info{Context: deployContext})
+	info, err := json.Marshal(buildinfo.Info{Context: deployContext, URL: siteURL})
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func TestCrashLosesNoAcceptedLetter(t *testing.T) {
 	const workers = 4
 	opts := loadtest.Options{
 		Binary: binary, Root: repoRoot(t), DataDir: t.TempDir(), Public: filepath.Join(t.TempDir(), "public"),
-		Env: append(mailgunEnv(mg), "CAMPAIGN_SEND_TIMEOUT=1s", "CAMPAIGN_WORKERS=4", "CAMPAIGN_SIGN_RATE=1000000"),
+		Env: append(mailgunEnv(mg), "CAMPAIGN_SEND_TIMEOUT=1s", "CAMPAIGN_WORKERS=4", "CAMPAIGN_SIGN_RATE=1000000", noConfirm, "CAMPAIGN_MAX_SIGN_RATE=0"),
 	}
 	res, err := loadtest.CrashRun(opts, mg, 300, 100, 8, 60*time.Second)
 	t.Log(res)

@@ -5,6 +5,7 @@
 //	campaign serve    build, then serve the site and the handler, and send
 //	campaign worker   only send: work the delivery queue
 //	campaign status   print signatures and messages by state
+//	campaign release  send letters held past CAMPAIGN_MAX_SIGN_RATE
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"syscall"
 
 	"campaignkit/handler/config"
+	"campaignkit/netlify/buildinfo"
 )
 
 const usage = `usage: campaign <command> [flags]
@@ -30,6 +32,7 @@ commands:
   serve    build the site, then serve it and the handler on http://127.0.0.1:8080 and send letters
   worker   send letters: work the delivery queue, serve nothing
   status   print counts of signatures and messages by delivery state
+  release  send the letters held because the campaign passed CAMPAIGN_MAX_SIGN_RATE
 
 Run "campaign <command> -h" for a command's flags. Configuration comes from
 the environment: see README.md.
@@ -62,12 +65,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	site := fs.String("site", "site", "the Hugo project to build (default: the project's)")
 	public := fs.String("public", "public", "where the built site goes (default: in the project)")
-	var function, addr *string
+	var function, addr, letterID *string
+	var limit *int
 	switch cmd {
 	case "build":
 		function = fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
 	case "serve":
 		addr = fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
+	case "release":
+		letterID = fs.String("letter", "", "release only this letter's held signatures (default: every letter's)")
+		limit = fs.Int("n", 1_000_000, "release at most this many signatures, oldest first")
 	case "worker", "status":
 	default:
 		fmt.Fprint(stderr, usage)
@@ -111,7 +118,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if *function == "" {
 			return nil
 		}
-		return prepareFunction(*public, *function, deployContext)
+		// Netlify's build knows the deploy's address; its functions do not.
+		siteURL := getenv("URL")
+		if buildinfo.IsPreview(deployContext) && getenv("DEPLOY_PRIME_URL") != "" {
+			siteURL = getenv("DEPLOY_PRIME_URL")
+		}
+		return prepareFunction(*public, *function, deployContext, siteURL)
 	case "serve":
 		cfg, err := config.Load(getenv)
 		if err != nil {
@@ -139,6 +151,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return status(ctx, cfg, stdout, log)
+	case "release":
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
+		}
+		return release(ctx, cfg, *letterID, *limit, stdout, log)
 	}
 	return nil
 }

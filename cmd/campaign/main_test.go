@@ -98,6 +98,10 @@ func mailgunEnv(mg *mailguntest.Server) []string {
 	}
 }
 
+// noConfirm sends letters without the signer's confirmation, for tests of
+// the sending itself.
+const noConfirm = "CAMPAIGN_CONFIRM=off"
+
 func get(t testing.TB, u string) (*http.Response, string) {
 	t.Helper()
 	resp, err := http.Get(u)
@@ -129,7 +133,7 @@ func plainPreview(s string) string {
 func TestServeSignAndSend(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
-	inst := startServe(t, serveOpts{Env: mailgunEnv(mg)})
+	inst := startServe(t, serveOpts{Env: append(mailgunEnv(mg), noConfirm)})
 
 	resp, page := get(t, inst.URL+"/")
 	if resp.StatusCode != http.StatusOK {
@@ -253,20 +257,49 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 	inst := startServe(t, serveOpts{DataDir: data})
 	form := url.Values{"letter": {"family-separation"}, "first_name": {"Jane"}, "last_name": {"Doe"},
 		"email": {"jane@example.org"}, "address": {"12 Elm St"}, "city": {"Springfield"}, "state": {"IL"}, "zip": {"62701"}}
-	resp, err := http.PostForm(inst.URL+"/api/sign", form)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(inst.URL+"/api/sign", form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var files []string
-	deadline := time.Now().Add(20 * time.Second)
-	for len(files) < 2 && time.Now().Before(deadline) {
-		files, _ = filepath.Glob(filepath.Join(data, "outbox", "*.eml"))
-		time.Sleep(20 * time.Millisecond)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/check-your-inbox/" {
+		t.Fatalf("POST /api/sign = %d to %q, want 303 to /check-your-inbox/", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if len(files) != 2 {
-		t.Fatalf("outbox holds %d letters, want 2\n%s", len(files), inst.Logs())
+	outbox := func(n int) []string {
+		t.Helper()
+		var files []string
+		deadline := time.Now().Add(20 * time.Second)
+		for len(files) < n && time.Now().Before(deadline) {
+			files, _ = filepath.Glob(filepath.Join(data, "outbox", "*.eml"))
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(files) != n {
+			t.Fatalf("outbox holds %d emails, want %d\n%s", len(files), n, inst.Logs())
+		}
+		return files
 	}
+	// The newcomer finds the confirmation in the outbox and follows it.
+	eml, err := os.ReadFile(outbox(1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`http://localhost:\d+(/api/confirm/[A-Za-z0-9_-]+)`).FindSubmatch(eml)
+	if link == nil || !strings.Contains(string(eml), "To: <jane@example.org>") {
+		t.Fatalf("the confirmation in the outbox has no link to this server, or goes elsewhere:\n%s", eml)
+	}
+	if r, page := get(t, inst.URL+string(link[1])); r.StatusCode != http.StatusOK || !strings.Contains(page, "Dear Secretary Nielsen,") {
+		t.Fatalf("the confirmation page: %d\n%s", r.StatusCode, page)
+	}
+	resp, err = client.Post(inst.URL+string(link[1]), "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/thanks/" {
+		t.Fatalf("confirming = %d to %q, want 303 to /thanks/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	outbox(3)
 	_, page := get(t, inst.URL+"/outbox/")
 	for _, want := range []string{"NOT sent", "Dear President Trump,", "Dear Secretary Nielsen,", "president@whitehouse.example", "Jane Doe"} {
 		if !strings.Contains(page, want) {
@@ -290,7 +323,7 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 		if err != nil {
 			t.Fatalf("campaign status: %v\n%s", err, out)
 		}
-		for _, want := range []string{"signatures 1\n", "messages kept in outbox 2\n", "messages sent           0\n",
+		for _, want := range []string{"signatures 1\n", "signatures confirmed    1\n", "messages kept in outbox 2\n", "messages sent           0\n",
 			"messages queued         0\n", "messages failed         0\n", "NOT sent"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("campaign status (env %v) lacks %q:\n%s", env, want, out)

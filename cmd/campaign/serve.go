@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	"campaignkit/handler"
@@ -42,8 +43,14 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if cfg.SiteURL == "" {
+		cfg.SiteURL = localURL(ln.Addr().(*net.TCPAddr))
+		if !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			log.Warn("CAMPAIGN_SITE_URL is not set: confirmation links point at "+cfg.SiteURL+"; set it to the site's public address", "addr", ln.Addr().String())
+		}
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", handler.New(cfg.Handler(letters, parts.Recorder, log)))
+	mux.Handle("/api/", handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)))
 	if parts.Outbox != nil {
 		// The outbox shows supporters' names and addresses: only to this
 		// machine.
@@ -86,6 +93,16 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	return errors.Join(srv.Shutdown(shutdownCtx), parts.Close())
 }
 
+// localURL is the address this server answers on, for the links of
+// confirmation emails when CAMPAIGN_SITE_URL is unset.
+func localURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() || a.IP.IsLoopback() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
 // work runs only the delivery queue, for processes apart from the web.
 func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	parts, err := cfg.Open(ctx, program(cfg.Workers), log)
@@ -124,6 +141,16 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 		return err
 	}
 	fmt.Fprintf(w, "signatures %d\n", sigs)
+	byState, err := st.SignatureStates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, state := range []string{letter.SignatureUnconfirmed, letter.SignatureConfirmed, letter.SignatureHeld, "expired"} {
+		fmt.Fprintf(w, "signatures %-12s %d\n", state, byState[state])
+	}
+	if byState[letter.SignatureHeld] > 0 {
+		fmt.Fprintln(w, "held letters wait for `campaign release` (the campaign passed CAMPAIGN_MAX_SIGN_RATE)")
+	}
 	counts[letter.StateSent] -= kept
 	if kept > 0 {
 		counts["kept in outbox"] = kept
@@ -146,6 +173,22 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 	for _, m := range failed {
 		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
 	}
+	return nil
+}
+
+// release queues the letters held past the campaign's ceiling; a
+// running serve or worker sends them at the sending rate.
+func release(ctx context.Context, cfg *config.Config, letterID string, limit int, w io.Writer, log *slog.Logger) error {
+	parts, err := cfg.Open(ctx, program(0), log)
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	n, err := parts.Queue.Release(ctx, letterID, limit)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "released %d signatures: their letters are queued and go out as `serve` or `worker` sends\n", n)
 	return nil
 }
 

@@ -5,13 +5,23 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"campaignkit/handler/letter"
 )
 
 // DefaultDataDir is the data folder when CAMPAIGN_DATA_DIR is unset.
@@ -37,6 +47,27 @@ type Config struct {
 	// ClientIPHeader names the header in which a reverse proxy passes the
 	// client's address; empty means the connection's address.
 	ClientIPHeader string
+	// Confirm asks signers to confirm by email before their letters go out
+	// (CAMPAIGN_CONFIRM, on unless "off"); ConfirmTTL is how long a link
+	// works (CAMPAIGN_CONFIRM_TTL, default 7 days).
+	Confirm    bool
+	ConfirmTTL time.Duration
+	// MaxSignRate is the campaign-wide ceiling, signatures a minute whose
+	// letters are queued; beyond it letters are held for an organizer
+	// (CAMPAIGN_MAX_SIGN_RATE, default 600; 0 turns it off).
+	MaxSignRate int
+	// AllowedOrigins may post the form besides the site itself
+	// (CAMPAIGN_ALLOWED_ORIGINS: comma-separated, for embeds).
+	AllowedOrigins []string
+	// SiteURL is the site's public address, for links in emails
+	// (CAMPAIGN_SITE_URL; `serve` and the Netlify build know a default).
+	SiteURL string
+	// Secret keys confirmation links (CAMPAIGN_SECRET); see TokenKey.
+	Secret string
+
+	keyOnce sync.Once
+	key     []byte
+	keyErr  error
 }
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
@@ -57,6 +88,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		SignRate:          20,
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           16,
+		Confirm:           true,
+		ConfirmTTL:        letter.DefaultConfirmTTL,
+		MaxSignRate:       600,
+		SiteURL:           strings.TrimRight(strings.TrimSpace(getenv("CAMPAIGN_SITE_URL")), "/"),
+		Secret:            getenv("CAMPAIGN_SECRET"),
 	}
 	var errs []error
 	if c.DataDir == "" {
@@ -116,7 +152,93 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		c.SignRate = rate
 	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("CAMPAIGN_CONFIRM"))); v {
+	case "", "on", "true", "yes", "1":
+	case "off", "false", "no", "0":
+		c.Confirm = false
+	default:
+		errs = append(errs, fmt.Errorf("CAMPAIGN_CONFIRM %q must be on or off", v))
+	}
+	if v := getenv("CAMPAIGN_CONFIRM_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Hour {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_CONFIRM_TTL %q must be a duration of an hour or more, like 168h", v))
+		}
+		c.ConfirmTTL = d
+	}
+	if v := getenv("CAMPAIGN_MAX_SIGN_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_MAX_SIGN_RATE %q must be signatures a minute, like 600 (0: no ceiling)", v))
+		}
+		c.MaxSignRate = n
+	}
+	for _, o := range strings.Split(getenv("CAMPAIGN_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_ALLOWED_ORIGINS: %q must be an origin, like https://partner.example", o))
+			continue
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimRight(o, "/"))
+	}
+	if c.SiteURL != "" {
+		if u, err := url.Parse(c.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_SITE_URL %q must be the site's address, like https://letters.example.org", c.SiteURL))
+		}
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		errs = append(errs, errors.New("CAMPAIGN_SECRET must be at least 32 characters (try: openssl rand -hex 32)"))
+	}
 	return c, errors.Join(errs...)
+}
+
+// TokenKey is the key of confirmation links: CAMPAIGN_SECRET; else one
+// derived from MAILGUN_API_KEY, which every process that sends already
+// shares (rotating that key then voids the links not yet used); else, in
+// local mode, a random key kept in the data folder.
+func (c *Config) TokenKey() ([]byte, error) {
+	c.keyOnce.Do(func() {
+		switch {
+		case c.Secret != "":
+			c.key = []byte(c.Secret)
+		case c.MailgunAPIKey != "":
+			mac := hmac.New(sha256.New, []byte(c.MailgunAPIKey))
+			mac.Write([]byte("campaignkit confirmation links"))
+			c.key = mac.Sum(nil)
+		default:
+			c.key, c.keyErr = keyFile(filepath.Join(c.DataDir, "secret"))
+		}
+	})
+	return c.key, c.keyErr
+}
+
+// keyFile reads the key kept at path, making it on first use.
+func keyFile(path string) ([]byte, error) {
+	if key, err := os.ReadFile(path); err == nil && len(key) >= 32 {
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	key = []byte(hex.EncodeToString(key))
+	// O_EXCL: of two processes starting together, one writes it and the
+	// other reads that one.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if existing, rerr := os.ReadFile(path); rerr == nil && len(existing) >= 32 {
+			return existing, nil
+		}
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(key); err != nil {
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	return key, nil
 }
 
 // MessageIDDomain is the right-hand side of our Message-Ids.

@@ -46,6 +46,9 @@ type Parts struct {
 	Sender deliver.Sender
 	// Recorder takes signatures: the queue, or a direct send.
 	Recorder handler.Recorder
+	// Confirmer takes signers' confirmations: the queue; nil without a
+	// database.
+	Confirmer handler.Confirmer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,13 +85,18 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 		parts.Store.Close()
 		return nil, err
 	}
-	d := &deliver.Deliverer{Store: parts.Store, Sender: parts.Sender, Log: log}
+	key, err := c.TokenKey()
+	if err != nil {
+		parts.Store.Close()
+		return nil, err
+	}
+	d := &deliver.Deliverer{Store: parts.Store, Sender: parts.Sender, TokenKey: key, Log: log}
 	parts.Queue, err = queue.New(parts.Store, d, c.queueOptions(p, log))
 	if err != nil {
 		parts.Store.Close()
 		return nil, err
 	}
-	parts.Recorder = parts.Queue
+	parts.Recorder, parts.Confirmer = parts.Queue, parts.Queue
 	return parts, nil
 }
 
@@ -129,22 +137,35 @@ func (c *Config) queueOptions(p Program, log *slog.Logger) queue.Options {
 		RescueAfter:  2 * c.JobTimeout(),
 		TryInline:    p.TryInline,
 		PollInterval: p.PollInterval,
+		Limits:       store.Limits{Ceiling: c.MaxSignRate, ConfirmTTL: c.ConfirmTTL},
 		Log:          log,
 	}
 }
 
-// Handler is the sign handler's settings, taking signatures through rec.
-func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, log *slog.Logger) handler.Settings {
+// Handler is the sign handler's settings, taking signatures through rec
+// and confirmations through conf (nil without a database).
+func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, conf handler.Confirmer, log *slog.Logger) handler.Settings {
+	sending := c.Sending()
+	key, err := c.TokenKey()
+	if err != nil {
+		log.Error("no key for confirmation links: letters that need confirmation are refused", "error", err.Error())
+	}
+	sending.TokenKey = key
+	if conf != nil && c.Confirm && sending.SiteURL == "" {
+		log.Error("CAMPAIGN_SITE_URL is not set: letters that need confirmation are refused, since their links would lead nowhere")
+	}
 	return handler.Settings{
 		Letters: letters, Recorder: rec, Log: log,
-		Sending:       c.Sending(),
+		Confirm: c.Confirm, Confirmer: conf, AllowedOrigins: c.AllowedOrigins,
+		Sending:       sending,
 		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader),
 	}
 }
 
 // Sending is how the campaign addresses its letters.
 func (c *Config) Sending() letter.Sending {
-	return letter.Sending{From: c.From, MessageIDDomain: c.MessageIDDomain(), SandboxTo: c.SandboxTo}
+	return letter.Sending{From: c.From, MessageIDDomain: c.MessageIDDomain(), SandboxTo: c.SandboxTo,
+		SiteURL: c.SiteURL, ConfirmTTL: c.ConfirmTTL}
 }
 
 // ClientIP names the client for rate limiting: the connection's address,

@@ -58,7 +58,10 @@ type Deliverer struct {
 	Sender Sender
 	// BackoffCap is the longest wait between retries (default 1 minute).
 	BackoffCap time.Duration
-	Log        *slog.Logger
+	// TokenKey makes the links of confirmation emails as they are sent
+	// (letter.Message.Expand).
+	TokenKey []byte
+	Log      *slog.Logger
 }
 
 // Attempt numbers an attempt at a message.
@@ -83,7 +86,12 @@ func (d *Deliverer) One(ctx context.Context, id string, a Attempt) Outcome {
 	if m.State != letter.StateQueued {
 		return Outcome{Verdict: Skipped}
 	}
-	providerID, sendErr := d.Sender.Send(ctx, m)
+	var providerID string
+	text, sendErr := m.Expand(d.TokenKey)
+	if sendErr == nil {
+		m.Text = text
+		providerID, sendErr = d.Sender.Send(ctx, m)
+	}
 	if sendErr == nil {
 		// Once the service accepted the message, its record must not be
 		// lost to a cancelled request or a passing database error: a

@@ -41,7 +41,7 @@ func recorded(t *testing.T, mg *mailguntest.Server) (*deliver.Deliverer, *store.
 	t.Helper()
 	st := storetest.OpenSQLite(t, t.TempDir())
 	sig, msgs := signed()
-	if _, err := st.Record(context.Background(), sig, msgs, nil); err != nil {
+	if _, err := st.Record(context.Background(), sig, msgs, store.Limits{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	d := &deliver.Deliverer{Store: st, Sender: sender(mg), BackoffCap: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}

@@ -48,6 +48,14 @@ type Letter struct {
 	Stylesheet string `json:"stylesheet"`
 	// Form is the form's fields and choices as the site renders them.
 	Form Form `json:"form"`
+	// Confirm is the front matter's `confirm`: false sends without the
+	// signer's confirmation (see Confirms).
+	Confirm *bool `json:"confirm"`
+	// CopyToSigner sends the signer a copy of the letters as sent.
+	CopyToSigner bool `json:"copy_to_signer"`
+	// InboxURL is the "check your inbox" page a signer lands on when the
+	// letter waits for their confirmation.
+	InboxURL string `json:"inbox_url"`
 	// Pages are the handler's own pages as Hugo built them for this letter
 	// (the site's header, footer, form and words), which the handler fills.
 	Pages Pages `json:"pages"`
@@ -60,6 +68,11 @@ type Pages struct {
 	Error string `json:"error"`
 	// Already tells a repeat signer their letter went out before.
 	Already string `json:"already"`
+	// Confirm shows, from the link in the confirmation email, each letter
+	// exactly as its official will receive it, with one button that sends.
+	Confirm string `json:"confirm"`
+	// Expired answers a confirmation link that is unknown or too old.
+	Expired string `json:"expired"`
 }
 
 // Form describes the sign-and-send form as the site renders it.
@@ -109,7 +122,7 @@ func (l *Letter) Validate() error {
 	if len(l.Targets) == 0 {
 		problems = append(problems, "no targets")
 	}
-	if l.Pages.Error == "" || l.Pages.Already == "" {
+	if l.Pages.Error == "" || l.Pages.Already == "" || l.Pages.Confirm == "" || l.Pages.Expired == "" || l.InboxURL == "" {
 		problems = append(problems, "the handler's pages are missing (a site built by older templates: build it again)")
 	}
 	for i, t := range l.Targets {

@@ -19,7 +19,9 @@ func testLetter() *Letter {
 		Body:      "As a resident of {{city}}, I ask you to act.\n\nThank you.",
 		Signature: "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
 		Form:      Form{States: []State{{Code: "IL", Name: "Illinois"}, {Code: "NY", Name: "New York"}}},
-		Pages:     Pages{Error: "<!doctype html><p>error page</p>", Already: "<!doctype html><p>already</p>"},
+		Pages: Pages{Error: "<!doctype html><p>error page</p>", Already: "<!doctype html><p>already</p>",
+			Confirm: "<!doctype html><p>confirm</p>", Expired: "<!doctype html><p>expired</p>"},
+		InboxURL: "/check-your-inbox/",
 	}
 }
 
@@ -84,6 +86,8 @@ func TestLetterValidate(t *testing.T) {
 		{"two-line subject", func(l *Letter) { l.Subject = "a\nb" }, "subject must be one"},
 		{"bad id", func(l *Letter) { l.ID = "Has Spaces" }, "id"},
 		{"built without the handler's pages", func(l *Letter) { l.Pages.Already = "" }, "pages are missing"},
+		{"built without the confirmation page", func(l *Letter) { l.Pages.Confirm = "" }, "pages are missing"},
+		{"built without the check-your-inbox page", func(l *Letter) { l.InboxURL = "" }, "pages are missing"},
 		{"form field the handler does not take", func(l *Letter) { l.Form.Fields = append(fullForm(), FormField{Name: "shoe_size"}) },
 			`form field "shoe_size"`},
 		{"form without a field the handler requires", func(l *Letter) { l.Form.Fields = fullForm()[1:] },

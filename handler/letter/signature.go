@@ -16,14 +16,24 @@ import (
 type Signature struct {
 	ID string
 	Signer
-	CreatedAt time.Time
+	// State is unconfirmed, confirmed or held (Signature…).
+	State string
+	// TokenHash is the hash of its confirmation link's token (HashToken),
+	// empty when the letter needs no confirmation.
+	TokenHash   string
+	CreatedAt   time.Time
+	ConfirmedAt time.Time
 }
 
 // Message states.
 const (
-	StateQueued = "queued"
-	StateSent   = "sent"
-	StateFailed = "failed"
+	// StateUnconfirmed messages wait for their signer's confirmation;
+	// StateHeld ones for an organizer's release (the campaign's ceiling).
+	StateUnconfirmed = "unconfirmed"
+	StateHeld        = "held"
+	StateQueued      = "queued"
+	StateSent        = "sent"
+	StateFailed      = "failed"
 )
 
 // Message is one letter to one target: merged, addressed, and where its
@@ -33,6 +43,8 @@ type Message struct {
 	// (signature, target): a retried send is recognisably the same letter.
 	ID          string
 	SignatureID string
+	// Kind is a letter to a target, or a message to the signer (Kind…).
+	Kind        string
 	TargetIndex int
 	TargetName  string
 	TargetEmail string
@@ -59,6 +71,14 @@ type Message struct {
 // same letter; the first signature comes with it.
 var ErrDuplicate = errors.New("this address already signed this letter")
 
+// ErrConfirmed is returned when a signature was confirmed before: its
+// letters went out then, and nothing more is sent.
+var ErrConfirmed = errors.New("this signature was confirmed before")
+
+// ErrThrottled is returned when the address was sent a confirmation for
+// the letter too recently to be sent another.
+var ErrThrottled = errors.New("a confirmation was mailed to this address too recently")
+
 // ErrNotFound is returned when a message or signature does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -71,12 +91,18 @@ type Sending struct {
 	MessageIDDomain string
 	// SandboxTo, when set, receives every letter instead of its target.
 	SandboxTo string
+	// SiteURL is the site's address, for the links in emails to signers.
+	SiteURL string
+	// TokenKey makes confirmation links (Token); ConfirmTTL is how long
+	// they work.
+	TokenKey   []byte
+	ConfirmTTL time.Duration
 }
 
 // Sign turns a valid signer of l into the signature and the messages to
 // record: one per target, merged and addressed.
 func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
-	sig := &Signature{ID: NewID(), Signer: *s}
+	sig := &Signature{ID: NewID(), Signer: *s, State: SignatureConfirmed}
 	sig.Letter = l.ID
 	// An unedited letter is recorded as such, so organizers can tell.
 	if s.Subject == l.Subject {
@@ -100,7 +126,7 @@ func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 		if how.SandboxTo != "" {
 			m.To = how.SandboxTo
 		}
-		m.From, m.ReplyTo, m.Tag = from, replyTo, l.ID
+		m.From, m.ReplyTo, m.Tag, m.Kind, m.State = from, replyTo, l.ID, KindLetter, StateQueued
 	}
 	return sig, msgs
 }

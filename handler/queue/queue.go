@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -34,6 +35,20 @@ func (DeliverArgs) Kind() string { return "deliver_message" }
 // InsertOpts puts the job on the delivery queue, unique by message.
 func (DeliverArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueName, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ExpireArgs is the hourly job that deletes signatures left unconfirmed
+// past their link's life (store.Expire).
+type ExpireArgs struct{}
+
+// Kind names the job in River's tables.
+func (ExpireArgs) Kind() string { return "expire_unconfirmed" }
+
+// InsertOpts puts it on the delivery queue, once at a time.
+func (ExpireArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueName, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
 }
 
 // QueueName is River's queue for deliveries.
@@ -62,7 +77,10 @@ type Options struct {
 	// between invocations). Its job waits RescueAfter, and finds the
 	// message sent, or sends it then.
 	TryInline time.Duration
-	Log       *slog.Logger
+	// Limits are the campaign's ceiling and how long confirmation links
+	// work; a process with workers deletes signatures unconfirmed past it.
+	Limits store.Limits
+	Log    *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -94,6 +112,10 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	opts    Options
 	started bool
+
+	heldMu     sync.Mutex
+	held       int
+	heldLogged time.Time
 }
 
 // Migrate brings River's tables up to date on the store's database.
@@ -135,7 +157,11 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &worker{d: d, pacer: newPacer(opts.SendRate)})
+		river.AddWorker(workers, &expirer{store: st, ttl: opts.Limits.ConfirmTTL, log: opts.Log})
 		cfg.Workers = workers
+		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return ExpireArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})}
 		cfg.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: opts.Workers}}
 	}
 	client, err := river.NewClient(st.QueueDriver(), cfg)
@@ -146,46 +172,123 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 	return q, nil
 }
 
-// Record commits the signature, its messages and one delivery job per
-// message in one transaction.
+// Record commits the signature, its messages and a delivery job for each
+// message queued (not for letters awaiting confirmation or held) in one
+// transaction.
 func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {
-	var opts *river.InsertOpts
+	var queued []string
 	var jobs []int64
+	first, err := q.store.Record(ctx, sig, msgs, q.opts.Limits, func(tx *sql.Tx) (err error) {
+		for _, m := range msgs {
+			if m.State == letter.StateQueued {
+				queued = append(queued, m.ID)
+			}
+		}
+		jobs, err = q.enqueue(ctx, tx, queued)
+		return err
+	})
+	if err == nil {
+		q.logHeld(sig)
+		q.tryInline(ctx, queued, jobs)
+	}
+	return first, err
+}
+
+// Pending returns the signature a confirmation link names, with its
+// letters as they will go out.
+func (q *Queue) Pending(ctx context.Context, tokenHash string) (*letter.Signature, []letter.Message, error) {
+	return q.store.Pending(ctx, tokenHash, q.opts.Limits.ConfirmTTL)
+}
+
+// Confirm confirms a signature (store.Confirm) and commits the delivery
+// jobs of its letters with it.
+func (q *Queue) Confirm(ctx context.Context, tokenHash string) (*letter.Signature, error) {
+	var queued []string
+	var jobs []int64
+	sig, err := q.store.Confirm(ctx, tokenHash, q.opts.Limits, func(tx *sql.Tx, ids []string) (err error) {
+		queued = ids
+		jobs, err = q.enqueue(ctx, tx, ids)
+		return err
+	})
+	if err == nil {
+		q.logHeld(sig)
+		q.tryInline(ctx, queued, jobs)
+	}
+	return sig, err
+}
+
+// Release queues the letters of up to limit held signatures of a letter
+// (of every letter when letterID is empty), oldest first.
+func (q *Queue) Release(ctx context.Context, letterID string, limit int) (int, error) {
+	return q.store.Release(ctx, letterID, limit, func(tx *sql.Tx, ids []string) error {
+		_, err := q.enqueue(ctx, tx, ids)
+		return err
+	})
+}
+
+// logHeld says, at most once a minute, that the campaign is past its
+// ceiling and letters wait for an organizer.
+func (q *Queue) logHeld(sig *letter.Signature) {
+	if sig.State != letter.SignatureHeld {
+		return
+	}
+	q.heldMu.Lock()
+	defer q.heldMu.Unlock()
+	q.held++
+	if time.Since(q.heldLogged) < time.Minute {
+		return
+	}
+	q.opts.Log.Warn("past CAMPAIGN_MAX_SIGN_RATE: letters are held until an organizer releases them (campaign release)",
+		"held_since_last_warning", q.held, "ceiling_per_minute", q.opts.Limits.Ceiling)
+	q.held, q.heldLogged = 0, time.Now()
+}
+
+// enqueue inserts one delivery job per message id in tx. With TryInline
+// the jobs wait RescueAfter: the process sends at once, and the job finds
+// the message sent, or sends it then.
+func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, ids []string) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var opts *river.InsertOpts
 	if q.opts.TryInline > 0 {
 		opts = &river.InsertOpts{ScheduledAt: time.Now().Add(q.opts.RescueAfter)}
 	}
-	first, err := q.store.Record(ctx, sig, msgs, func(tx *sql.Tx) error {
-		params := make([]river.InsertManyParams, len(msgs))
-		for i, m := range msgs {
-			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}, InsertOpts: opts}
-		}
-		res, err := q.client.InsertManyTx(ctx, tx, params)
-		if err != nil {
-			return fmt.Errorf("queue: enqueue: %w", err)
-		}
-		for _, r := range res {
-			jobs = append(jobs, r.Job.ID)
-		}
-		return nil
-	})
-	if err != nil || q.opts.TryInline == 0 {
-		return first, err
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: id}, InsertOpts: opts}
+	}
+	res, err := q.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	// InsertManyTx returns one job per message, in order.
+	jobs := make([]int64, len(res))
+	for i, r := range res {
+		jobs[i] = r.Job.ID
+	}
+	return jobs, nil
+}
+
+// tryInline sends committed messages at once, within TryInline (a
+// Netlify function, where no worker runs between invocations).
+func (q *Queue) tryInline(ctx context.Context, ids []string, jobs []int64) {
+	if q.opts.TryInline == 0 || len(ids) == 0 {
+		return
 	}
 	// Committed: the letters are safe whatever happens now. Failures are
 	// recorded by the deliverer and left to the job.
 	tryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.opts.TryInline)
 	defer cancel()
-	for i, m := range msgs {
-		// InsertManyTx returns one job per message, in order.
-		if out := q.deliver.One(tryCtx, m.ID, deliver.Attempt{N: 1}); out.Verdict == deliver.Unrecorded {
+	for i, id := range ids {
+		if out := q.deliver.One(tryCtx, id, deliver.Attempt{N: 1}); out.Verdict == deliver.Unrecorded {
 			// Accepted by the service: its job must not send it again. If
 			// even this fails, the job will (the only duplicate left).
 			if _, err := q.client.JobCancel(context.WithoutCancel(ctx), jobs[i]); err != nil {
-				q.opts.Log.Error("sent but neither recorded nor its job cancelled", "message", m.ID, "error", err.Error())
+				q.opts.Log.Error("sent but neither recorded nor its job cancelled", "message", id, "error", err.Error())
 			}
 		}
 	}
-	return first, nil
 }
 
 // Start works the queue until Stop. It does nothing for an insert-only
@@ -286,6 +389,22 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		return river.JobSnooze(out.Wait)
 	}
 	return out.Err // River retries it after backoff
+}
+
+// expirer deletes signatures left unconfirmed past their link's life.
+type expirer struct {
+	river.WorkerDefaults[ExpireArgs]
+	store *store.Store
+	ttl   time.Duration
+	log   *slog.Logger
+}
+
+func (e *expirer) Work(ctx context.Context, _ *river.Job[ExpireArgs]) error {
+	n, err := e.store.Expire(ctx, e.ttl)
+	if n > 0 {
+		e.log.Info("unconfirmed signatures deleted", "count", n)
+	}
+	return err
 }
 
 // backoff is River's retry policy: deliver.Backoff.

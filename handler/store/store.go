@@ -6,10 +6,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,13 +52,12 @@ func (s *Store) QueueDriver() riverdriver.Driver[*sql.Tx] { return s.queue }
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ts, boolean := "TIMESTAMP", "BOOLEAN"
-	if s.postgres {
-		ts = "TIMESTAMPTZ"
-	}
-	schema := strings.NewReplacer("$TS", ts, "$BOOL", boolean).Replace(`
-CREATE TABLE IF NOT EXISTS signatures (
+// migrations are the schema's versions in order; the database records
+// the last one applied (schema_version), and each runs once, in one
+// transaction with the rest. $TS and $BOOL name each dialect's types.
+var migrations = []string{
+	// 1: signatures and the messages merged from them.
+	`CREATE TABLE IF NOT EXISTS signatures (
 	id TEXT PRIMARY KEY,
 	letter_id TEXT NOT NULL,
 	email_key TEXT NOT NULL,
@@ -94,24 +96,74 @@ CREATE TABLE IF NOT EXISTS messages (
 	updated_at $TS NOT NULL,
 	UNIQUE (signature_id, target_index)
 );
-CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
-`)
+CREATE INDEX IF NOT EXISTS messages_state ON messages (state);`,
+	// 2: confirmation by email. Signatures recorded before it were sent
+	// without one: they count as confirmed when they were made. An
+	// unconfirmed signature's email_key is the address plus "#" and its
+	// id, so the unique (letter, email_key) allows any number of attempts
+	// in one address's name but only one confirmed signature.
+	`ALTER TABLE signatures ADD COLUMN sig_state TEXT NOT NULL DEFAULT 'confirmed';
+ALTER TABLE signatures ADD COLUMN token_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN confirmed_at $TS;
+UPDATE signatures SET confirmed_at = created_at;
+CREATE INDEX signatures_token ON signatures (token_hash) WHERE token_hash <> '';
+CREATE INDEX signatures_unconfirmed ON signatures (created_at) WHERE sig_state = 'unconfirmed';
+CREATE INDEX signatures_confirmed_at ON signatures (confirmed_at) WHERE sig_state = 'confirmed';
+CREATE INDEX signatures_held ON signatures (letter_id, created_at) WHERE sig_state = 'held';
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'letter';
+CREATE TABLE tallies (
+	letter_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	n INTEGER NOT NULL,
+	PRIMARY KEY (letter_id, name)
+);`,
+}
+
+// SchemaVersion is the schema this program works with.
+var SchemaVersion = len(migrations)
+
+func (s *Store) migrate(ctx context.Context) error {
+	ts, boolean := "TIMESTAMP", "BOOLEAN"
+	if s.postgres {
+		ts = "TIMESTAMPTZ"
+	}
+	types := strings.NewReplacer("$TS", ts, "$BOOL", boolean)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	defer tx.Rollback()
 	if s.postgres {
-		// Processes starting together take turns creating the tables.
+		// Processes starting together take turns migrating.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7428001)`); err != nil {
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 	}
-	for _, stmt := range strings.Split(schema, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	version := 0
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("store: the database's schema (version %d) is newer than this program's (%d): deploy the newer program", version, len(migrations))
+	}
+	for v := version + 1; v <= len(migrations); v++ {
+		for _, stmt := range strings.Split(types.Replace(migrations[v-1]), ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("store: migrate to version %d: %w", v, err)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+	}
+	if version < len(migrations) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, len(migrations)); err != nil {
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 	}
@@ -125,11 +177,36 @@ CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 // (enqueue the delivery, for example), so that it commits or fails with it.
 type Tx = *sql.Tx
 
-// Record stores a signature and its messages in one transaction, state
-// queued, then runs also (when not nil) in the same transaction. When the
-// address already signed this letter it returns the first signature and
-// letter.ErrDuplicate, and stores nothing.
-func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message, also func(Tx) error) (*letter.Signature, error) {
+// Limits are the campaign's bounds the store applies as it records.
+type Limits struct {
+	// Ceiling is how many signatures a minute, campaign-wide, may have
+	// their letters queued; beyond it they are held for an organizer.
+	// Zero means no ceiling.
+	Ceiling int
+	// ConfirmTTL is how long a confirmation link works.
+	ConfirmTTL time.Duration
+}
+
+// Confirmation mails per letter and address: at most one per
+// mailInterval and mailsPerDay a day.
+const (
+	mailInterval = 10 * time.Minute
+	mailsPerDay  = 3
+)
+
+// Record stores a signature and its messages in one transaction, then
+// runs also (when not nil) in the same transaction.
+//
+// A confirmed signature (its letter needs no confirmation) takes its
+// address for the letter: when the address already signed, Record stores
+// nothing and returns the first signature with letter.ErrDuplicate. Its
+// messages are queued, or held (sig.State and each message's State say
+// which) when the campaign is past its ceiling.
+//
+// An unconfirmed signature is one attempt among any number in the same
+// name; Record refuses it with letter.ErrThrottled, storing nothing, when
+// the address was mailed a confirmation for this letter too recently.
+func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message, lim Limits, also func(Tx) error) (*letter.Signature, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: record: %w", err)
@@ -138,16 +215,33 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 
 	now := time.Now().UTC()
 	sig.CreatedAt = now
+	key := letter.EmailKey(sig.Email)
+	if sig.State == letter.SignatureUnconfirmed {
+		if err := s.throttle(ctx, tx, sig.Letter, key, now); err != nil {
+			return nil, err
+		}
+		key += "#" + sig.ID
+	} else {
+		sig.ConfirmedAt = now
+		held, err := s.pastCeiling(ctx, tx, lim.Ceiling, now)
+		if err != nil {
+			return nil, err
+		}
+		sig.State = letter.SignatureConfirmed
+		if held {
+			sig.State = letter.SignatureHeld
+		}
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO signatures (email_key, `+signatureColumns.names()+`)
 		VALUES ($1, `+signatureColumns.placeholders(2)+`) ON CONFLICT (letter_id, email_key) DO NOTHING`,
-		append([]any{letter.EmailKey(sig.Email)}, signatureColumns.of(sig)...)...)
+		append([]any{key}, signatureColumns.of(sig)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	} else if n == 0 {
-		first, err := s.signatureByEmail(ctx, tx, sig.Letter, letter.EmailKey(sig.Email))
+		first, err := s.signatureByEmail(ctx, tx, sig.Letter, key)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +249,16 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 	}
 	for i := range msgs {
 		m := &msgs[i]
-		m.SignatureID, m.State, m.CreatedAt, m.UpdatedAt = sig.ID, letter.StateQueued, now, now
+		m.SignatureID, m.CreatedAt, m.UpdatedAt = sig.ID, now, now
+		if m.Kind == "" {
+			m.Kind = letter.KindLetter
+		}
+		switch {
+		case m.State == "":
+			m.State = letter.StateQueued
+		case sig.State == letter.SignatureHeld && m.State == letter.StateQueued:
+			m.State = letter.StateHeld
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
 			VALUES (`+messageColumns.placeholders(1)+`)`, messageColumns.of(m)...)
 		if err != nil {
@@ -171,6 +274,331 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		return nil, fmt.Errorf("store: record: commit: %w", err)
 	}
 	return sig, nil
+}
+
+// throttle refuses another confirmation mail for (letter, address) within
+// mailInterval of the last, or beyond mailsPerDay a day.
+func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time) error {
+	if s.postgres {
+		// Two attempts at once in one name take turns, so both cannot pass.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, letterID+" "+key); err != nil {
+			return fmt.Errorf("store: throttle: %w", err)
+		}
+	}
+	// Attempts in this name are the keys from key+"#" up to key+"$".
+	rows, err := tx.QueryContext(ctx, `SELECT created_at FROM signatures
+		WHERE letter_id = $1 AND email_key >= $2 AND email_key < $3 AND created_at > $4`,
+		letterID, key+"#", key+"$", now.Add(-24*time.Hour))
+	if err != nil {
+		return fmt.Errorf("store: throttle: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var at time.Time
+		if err := rows.Scan(&at); err != nil {
+			return fmt.Errorf("store: throttle: %w", err)
+		}
+		n++
+		if now.Sub(at) < mailInterval || n >= mailsPerDay {
+			return letter.ErrThrottled
+		}
+	}
+	return rows.Err()
+}
+
+// pastCeiling reports whether ceiling signatures have had their letters
+// queued in the last minute.
+func (s *Store) pastCeiling(ctx context.Context, tx *sql.Tx, ceiling int, now time.Time) (bool, error) {
+	if ceiling <= 0 {
+		return false, nil
+	}
+	var n int
+	// The LIMIT bounds the work at the ceiling, however busy the minute.
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
+		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`, now.Add(-time.Minute), ceiling).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: ceiling: %w", err)
+	}
+	return n >= ceiling, nil
+}
+
+// Pending returns an unconfirmed or confirmed signature by its token's
+// hash, with its letters (to targets) in target order. An unconfirmed one
+// past ttl is letter.ErrNotFound, as if it were gone.
+func (s *Store) Pending(ctx context.Context, tokenHash string, ttl time.Duration) (*letter.Signature, []letter.Message, error) {
+	sig, err := scan(s.db.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE token_hash = $1`, tokenHash), signatureColumns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if expired(sig, ttl, time.Now()) {
+		return nil, nil, letter.ErrNotFound
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns.names()+` FROM messages
+		WHERE signature_id = $1 AND kind = 'letter' ORDER BY target_index`, sig.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: pending: %w", err)
+	}
+	msgs, err := collectMessages(rows)
+	return sig, msgs, err
+}
+
+func expired(sig *letter.Signature, ttl time.Duration, now time.Time) bool {
+	if ttl <= 0 {
+		ttl = letter.DefaultConfirmTTL
+	}
+	return sig.State == letter.SignatureUnconfirmed && now.Sub(sig.CreatedAt) > ttl
+}
+
+// Confirm confirms the signature whose token hashes to tokenHash: its
+// letters are queued (or held, past the ceiling) and also runs with the
+// ids of the messages queued, in the same transaction. It returns the
+// signature, or:
+//   - letter.ErrNotFound for an unknown or expired token;
+//   - letter.ErrConfirmed, with the signature, when it was confirmed before;
+//   - letter.ErrDuplicate, with that signature, when another attempt in the
+//     same name was confirmed first. Nothing is queued for these.
+func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also func(tx Tx, queued []string) error) (*letter.Signature, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: confirm: %w", err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UTC()
+	lock := ""
+	if s.postgres {
+		lock = " FOR UPDATE"
+	}
+	sig, err := scan(tx.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE token_hash = $1`+lock, tokenHash), signatureColumns)
+	if err != nil {
+		return nil, err
+	}
+	if sig.State != letter.SignatureUnconfirmed {
+		return sig, letter.ErrConfirmed
+	}
+	if expired(sig, lim.ConfirmTTL, now) {
+		return nil, letter.ErrNotFound
+	}
+	key := letter.EmailKey(sig.Email)
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, sig.Letter+" "+key); err != nil {
+			return nil, fmt.Errorf("store: confirm: %w", err)
+		}
+	}
+	if first, err := s.signatureByEmail(ctx, tx, sig.Letter, key); err == nil {
+		return first, letter.ErrDuplicate
+	} else if !errors.Is(err, letter.ErrNotFound) {
+		return nil, err
+	}
+	held, err := s.pastCeiling(ctx, tx, lim.Ceiling, now)
+	if err != nil {
+		return nil, err
+	}
+	sig.State, sig.ConfirmedAt = letter.SignatureConfirmed, now
+	next := letter.StateQueued
+	if held {
+		sig.State, next = letter.SignatureHeld, letter.StateHeld
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE signatures SET sig_state = $1, confirmed_at = $2, email_key = $3 WHERE id = $4`,
+		sig.State, now, key, sig.ID); err != nil {
+		return nil, fmt.Errorf("store: confirm: %w", err)
+	}
+	queued, err := s.moveMessages(ctx, tx, sig.ID, letter.StateUnconfirmed, next, now)
+	if err != nil {
+		return nil, err
+	}
+	if also != nil && len(queued) > 0 {
+		if err := also(tx, queued); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: confirm: commit: %w", err)
+	}
+	return sig, nil
+}
+
+// moveMessages moves a signature's messages from one state to another and
+// returns the ids of those that are now queued.
+func (s *Store) moveMessages(ctx context.Context, tx *sql.Tx, signatureID, from, to string, now time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE messages SET state = $1, updated_at = $2
+		WHERE signature_id = $3 AND state = $4 RETURNING id, target_index`, to, now, signatureID, from)
+	if err != nil {
+		return nil, fmt.Errorf("store: move messages: %w", err)
+	}
+	defer rows.Close()
+	type moved struct {
+		id    string
+		index int
+	}
+	var all []moved
+	for rows.Next() {
+		var m moved
+		if err := rows.Scan(&m.id, &m.index); err != nil {
+			return nil, fmt.Errorf("store: move messages: %w", err)
+		}
+		all = append(all, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: move messages: %w", err)
+	}
+	if to != letter.StateQueued {
+		return nil, nil
+	}
+	// The letters first, the signer's copy last.
+	slices.SortFunc(all, func(a, b moved) int {
+		if (a.index < 0) != (b.index < 0) {
+			return cmp.Compare(b.index, a.index)
+		}
+		return cmp.Compare(a.index, b.index)
+	})
+	ids := make([]string, len(all))
+	for i, m := range all {
+		ids[i] = m.id
+	}
+	return ids, nil
+}
+
+// Release queues the letters of up to limit held signatures of a letter
+// (every letter when letterID is empty), oldest first, running also with
+// the ids of the messages queued in the same transaction. It returns how
+// many signatures it released.
+func (s *Store) Release(ctx context.Context, letterID string, limit int, also func(tx Tx, queued []string) error) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: release: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
+		ORDER BY created_at LIMIT $2`, letterID, limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: release: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: release: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: release: %w", err)
+	}
+	now := time.Now().UTC()
+	var queued []string
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE signatures SET sig_state = 'confirmed' WHERE id = $1`, id); err != nil {
+			return 0, fmt.Errorf("store: release: %w", err)
+		}
+		q, err := s.moveMessages(ctx, tx, id, letter.StateHeld, letter.StateQueued, now)
+		if err != nil {
+			return 0, err
+		}
+		queued = append(queued, q...)
+	}
+	if also != nil && len(queued) > 0 {
+		if err := also(tx, queued); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: release: commit: %w", err)
+	}
+	return len(ids), nil
+}
+
+// Expire deletes the signatures still unconfirmed after ttl, with their
+// messages: their personal data is gone, and only the count of them is
+// kept (the tally "expired" of each letter). It returns how many.
+func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
+	if ttl <= 0 {
+		ttl = letter.DefaultConfirmTTL
+	}
+	before := time.Now().UTC().Add(-ttl)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT letter_id, COUNT(*) FROM signatures
+		WHERE sig_state = 'unconfirmed' AND created_at < $1 GROUP BY letter_id`, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
+	counts := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: expire: %w", err)
+		}
+		counts[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
+	if len(counts) == 0 {
+		return 0, nil
+	}
+	for _, stmt := range []string{
+		`DELETE FROM messages WHERE signature_id IN (SELECT id FROM signatures WHERE sig_state = 'unconfirmed' AND created_at < $1)`,
+		`DELETE FROM signatures WHERE sig_state = 'unconfirmed' AND created_at < $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt, before); err != nil {
+			return 0, fmt.Errorf("store: expire: %w", err)
+		}
+	}
+	total := 0
+	for id, n := range counts {
+		total += n
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tallies (letter_id, name, n) VALUES ($1, 'expired', $2)
+			ON CONFLICT (letter_id, name) DO UPDATE SET n = tallies.n + excluded.n`, id, n); err != nil {
+			return 0, fmt.Errorf("store: expire: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: expire: commit: %w", err)
+	}
+	return total, nil
+}
+
+// Tally returns a letter's count by name ("expired"), zero when none.
+func (s *Store) Tally(ctx context.Context, letterID, name string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT n FROM tallies WHERE letter_id = $1 AND name = $2`, letterID, name).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: tally: %w", err)
+	}
+	return n, nil
+}
+
+// SignatureStates counts signatures by state (unconfirmed, confirmed,
+// held), with "expired" from the tallies.
+func (s *Store) SignatureStates(ctx context.Context) (map[string]int, error) {
+	counts := map[string]int{}
+	rows, err := s.db.QueryContext(ctx, `SELECT sig_state, COUNT(*) FROM signatures GROUP BY sig_state
+		UNION ALL SELECT 'expired', COALESCE(SUM(n), 0) FROM tallies WHERE name = 'expired'`)
+	if err != nil {
+		return nil, fmt.Errorf("store: signature states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("store: signature states: %w", err)
+		}
+		counts[state] += n
+	}
+	return counts, rows.Err()
 }
 
 func (s *Store) signatureByEmail(ctx context.Context, q querier, letterID, emailKey string) (*letter.Signature, error) {
@@ -234,12 +662,35 @@ var signatureColumns = columns[letter.Signature]{
 	{"subject", func(g *letter.Signature) any { return &g.Subject }},
 	{"body", func(g *letter.Signature) any { return &g.Body }},
 	{"created_at", func(g *letter.Signature) any { return &g.CreatedAt }},
+	{"sig_state", func(g *letter.Signature) any { return &g.State }},
+	{"token_hash", func(g *letter.Signature) any { return &g.TokenHash }},
+	{"confirmed_at", func(g *letter.Signature) any { return nullTime{&g.ConfirmedAt} }},
+}
+
+// nullTime is a time column that may be NULL: the zero time, both ways.
+type nullTime struct{ t *time.Time }
+
+func (n nullTime) Scan(v any) error {
+	var nt sql.NullTime
+	if err := nt.Scan(v); err != nil {
+		return err
+	}
+	*n.t = nt.Time
+	return nil
+}
+
+func (n nullTime) Value() (driver.Value, error) {
+	if n.t.IsZero() {
+		return nil, nil
+	}
+	return *n.t, nil
 }
 
 // messageColumns are the messages table's.
 var messageColumns = columns[letter.Message]{
 	{"id", func(m *letter.Message) any { return &m.ID }},
 	{"signature_id", func(m *letter.Message) any { return &m.SignatureID }},
+	{"kind", func(m *letter.Message) any { return &m.Kind }},
 	{"target_index", func(m *letter.Message) any { return &m.TargetIndex }},
 	{"target_name", func(m *letter.Message) any { return &m.TargetName }},
 	{"target_email", func(m *letter.Message) any { return &m.TargetEmail }},
@@ -339,9 +790,10 @@ func (s *Store) mark(ctx context.Context, id, state, providerID, reason string) 
 	return nil
 }
 
-// Counts returns the number of messages in each state.
+// Counts returns the number of letters to targets in each state (emails
+// to signers are not counted).
 func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages GROUP BY state`)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE kind = 'letter' GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
@@ -358,11 +810,11 @@ func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 	return counts, rows.Err()
 }
 
-// SentVia counts the messages recorded as sent whose provider id starts
-// with prefix (letters the local outbox kept, say).
+// SentVia counts the letters to targets recorded as sent whose provider id
+// starts with prefix (letters the local outbox kept, say).
 func (s *Store) SentVia(ctx context.Context, prefix string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE state = $1 AND provider_id LIKE $2`,
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE kind = 'letter' AND state = $1 AND provider_id LIKE $2`,
 		letter.StateSent, prefix+"%").Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count sent: %w", err)

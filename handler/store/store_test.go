@@ -32,7 +32,7 @@ func TestRecordAndStates(t *testing.T) {
 		ctx := context.Background()
 		st := open()
 		sig, msgs := signature("jane@example.org")
-		got, err := st.Record(ctx, sig, msgs, nil)
+		got, err := st.Record(ctx, sig, msgs, store.Limits{}, nil)
 		if err != nil || got.ID != sig.ID {
 			t.Fatalf("Record = %v, %v", got, err)
 		}
@@ -90,11 +90,11 @@ func TestRecordRepeatSigner(t *testing.T) {
 		ctx := context.Background()
 		st := open()
 		first, msgs := signature("jane@example.org")
-		if _, err := st.Record(ctx, first, msgs, nil); err != nil {
+		if _, err := st.Record(ctx, first, msgs, store.Limits{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		again, msgs2 := signature("  Jane@EXAMPLE.org")
-		got, err := st.Record(ctx, again, msgs2, func(store.Tx) error {
+		got, err := st.Record(ctx, again, msgs2, store.Limits{}, func(store.Tx) error {
 			t.Error("the repeat's extra work ran")
 			return nil
 		})
@@ -119,14 +119,14 @@ func TestRecordRollsBackWhenTheJoinedWorkFails(t *testing.T) {
 		st := open()
 		sig, msgs := signature("jane@example.org")
 		boom := errors.New("enqueue failed")
-		if _, err := st.Record(ctx, sig, msgs, func(store.Tx) error { return boom }); !errors.Is(err, boom) {
+		if _, err := st.Record(ctx, sig, msgs, store.Limits{}, func(store.Tx) error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
 		if n, _ := st.SignatureCount(ctx); n != 0 {
 			t.Fatalf("%d signatures after a rolled-back record", n)
 		}
 		// The supporter can then sign again.
-		if _, err := st.Record(ctx, sig, msgs, nil); err != nil {
+		if _, err := st.Record(ctx, sig, msgs, store.Limits{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -144,7 +144,7 @@ func TestConcurrentRecordsOfTheSameSigner(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				sig, msgs := signature("same@example.org")
-				_, err := st.Record(ctx, sig, msgs, nil)
+				_, err := st.Record(ctx, sig, msgs, store.Limits{}, nil)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -169,7 +169,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		ctx := context.Background()
 		st := open()
 		sig, msgs := signature("jane@example.org")
-		if _, err := st.Record(ctx, sig, msgs, nil); err != nil {
+		if _, err := st.Record(ctx, sig, msgs, store.Limits{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		again := open() // migrates again over the same database

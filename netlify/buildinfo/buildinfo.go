@@ -20,6 +20,10 @@ type Info struct {
 	// Context is Netlify's CONTEXT at build time: production,
 	// deploy-preview, branch-deploy, dev; empty outside Netlify.
 	Context string `json:"context"`
+	// URL is the deploy's address (Netlify's DEPLOY_PRIME_URL for a
+	// preview, URL for production), for links in emails to signers:
+	// Netlify gives these to builds, not to functions.
+	URL string `json:"url"`
 }
 
 // Preview reports whether the build must not mail real officials.

@@ -52,14 +52,20 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		log.Error("configuration", "error", err.Error())
 		return unavailable("This campaign is being set up and cannot take letters yet.")
 	}
+	if cfg.SiteURL == "" {
+		cfg.SiteURL = info.URL
+	}
 	var rec handler.Recorder
+	var conf handler.Confirmer
 	switch {
 	case info.Preview() && cfg.SandboxTo == "":
 		log.Warn("deploy preview without CAMPAIGN_SANDBOX_TO: letters are refused", "context", info.Context)
 		rec = refuse{"This is a preview of the campaign: letters are not delivered."}
+		conf = rec.(handler.Confirmer)
 	case cfg.Outbox():
 		log.Error("MAILGUN_API_KEY is not set: letters are refused")
 		rec = refuse{"Sending letters is not set up on this site yet."}
+		conf = rec.(handler.Confirmer)
 	default:
 		// With DATABASE_URL: record with the delivery jobs in Postgres and
 		// try the sends at once; the scheduled deliver function retries the
@@ -71,11 +77,16 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		}, log: log}
 		lazy.get() // connect at cold start, not on the first supporter's time
 		rec = lazy
+		if cfg.DatabaseURL != "" {
+			conf = lazy
+		} else if cfg.Confirm {
+			log.Error("letters that need confirmation are refused: confirming needs a database (DATABASE_URL), or set CAMPAIGN_CONFIRM=off (see README)")
+		}
 	}
 	if info.Preview() {
 		log.Info("deploy preview: every letter goes to the sandbox address", "context", info.Context)
 	}
-	hc := cfg.Handler(letters, rec, log)
+	hc := cfg.Handler(letters, rec, conf, log)
 	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
 	return handler.New(hc)
 }
@@ -112,10 +123,44 @@ func (l *lazyRecorder) Record(ctx context.Context, sig *letter.Signature, msgs [
 	return rec.Record(ctx, sig, msgs)
 }
 
+func (l *lazyRecorder) confirmer() (handler.Confirmer, error) {
+	if _, err := l.get(); err != nil {
+		return nil, &letter.Unavailable{Reason: "Letters cannot be confirmed right now; please open the link again in a few minutes."}
+	}
+	if l.parts.Confirmer == nil {
+		return nil, &letter.Unavailable{Reason: "Letters cannot be confirmed on this site."}
+	}
+	return l.parts.Confirmer, nil
+}
+
+func (l *lazyRecorder) Pending(ctx context.Context, tokenHash string) (*letter.Signature, []letter.Message, error) {
+	c, err := l.confirmer()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Pending(ctx, tokenHash)
+}
+
+func (l *lazyRecorder) Confirm(ctx context.Context, tokenHash string) (*letter.Signature, error) {
+	c, err := l.confirmer()
+	if err != nil {
+		return nil, err
+	}
+	return c.Confirm(ctx, tokenHash)
+}
+
 // refuse is the recorder of a function that must not send.
 type refuse struct{ reason string }
 
 func (r refuse) Record(context.Context, *letter.Signature, []letter.Message) (*letter.Signature, error) {
+	return nil, &letter.Unavailable{Reason: r.reason}
+}
+
+func (r refuse) Pending(context.Context, string) (*letter.Signature, []letter.Message, error) {
+	return nil, nil, &letter.Unavailable{Reason: r.reason}
+}
+
+func (r refuse) Confirm(context.Context, string) (*letter.Signature, error) {
 	return nil, &letter.Unavailable{Reason: r.reason}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -62,8 +63,12 @@ func function(t *testing.T, files fs.FS, env map[string]string) lambda.Adapter {
 	return lambda.Adapter{Handler: h, Paths: map[string]string{"/.netlify/functions/sign": "/api/sign"}}
 }
 
+// mailgunEnv sends through the stand-in, letters without the signer's
+// confirmation: these tests are about the sending (TestConfirmation… keeps
+// the default).
 func mailgunEnv(mg *mailguntest.Server) map[string]string {
-	return map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase()}
+	return map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(),
+		"CAMPAIGN_CONFIRM": "off"}
 }
 
 func header(r events.APIGatewayProxyResponse, name string) string {
@@ -398,5 +403,64 @@ func TestDurableWithPostgres(t *testing.T) {
 	}
 	if time.Since(start) > 8*time.Second {
 		t.Errorf("the call took %v: longer than a Netlify function may", time.Since(start))
+	}
+}
+
+func TestConfirmationThroughTheFunctionWithPostgres(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := mailgunEnv(mg)
+	delete(env, "CAMPAIGN_CONFIRM")
+	env["DATABASE_URL"] = url
+	files := published(t, "production").(fstest.MapFS)
+	// The build wrote the deploy's address for the links.
+	files["letters/build.json"] = &fstest.MapFile{Data: []byte(`{"context":"production","url":"https://letters.example.org"}`)}
+	fn := function(t, files, env)
+	fn.Paths["/.netlify/functions/sign/confirm"] = "/api/confirm"
+
+	signed := invoke(t, fn, event(t, "form.json"))
+	if signed.StatusCode != 303 || header(signed, "Location") != "/check-your-inbox/" {
+		t.Fatalf("sign: %d %q %s", signed.StatusCode, header(signed, "Location"), signed.Body)
+	}
+	// The confirmation is mailed inside the call; no letter is.
+	msgs := mg.Messages()
+	if len(msgs) != 1 || msgs[0].Get("o:tag") != "confirm" {
+		t.Fatalf("after signing the stand-in got %d messages, want the confirmation alone", len(msgs))
+	}
+	link := regexp.MustCompile(`https://letters\.example\.org(/api/confirm/[A-Za-z0-9_-]+)`).FindStringSubmatch(msgs[0].Get("text"))
+	if link == nil {
+		t.Fatalf("no link in the confirmation:\n%s", msgs[0].Get("text"))
+	}
+	open := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: link[1], Headers: map[string]string{"Host": "letters.example.org"}}
+	if page := invoke(t, fn, open); page.StatusCode != 200 || !strings.Contains(page.Body, `action="`+link[1]+`"`) {
+		t.Fatalf("opening the link: %d\n%s", page.StatusCode, page.Body)
+	}
+	if n := len(mg.Messages()); n != 1 {
+		t.Fatalf("opening the link sent %d messages", n-1)
+	}
+	confirm := open
+	confirm.HTTPMethod = "POST"
+	done := invoke(t, fn, confirm)
+	if done.StatusCode != 303 || header(done, "Location") != "/thanks/" {
+		t.Fatalf("confirming: %d %q %s", done.StatusCode, header(done, "Location"), done.Body)
+	}
+	if n := len(mg.Messages()); n != 3 {
+		t.Fatalf("after confirming the stand-in got %d messages, want the 2 letters sent inline too", n)
+	}
+	if again := invoke(t, fn, confirm); again.StatusCode != 200 || !strings.Contains(again.Body, "already sent on") || len(mg.Messages()) != 3 {
+		t.Fatalf("confirming again: %d, %d messages", again.StatusCode, len(mg.Messages()))
+	}
+}
+
+func TestConfirmationNeedsADatabase(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := mailgunEnv(mg)
+	delete(env, "CAMPAIGN_CONFIRM")
+	fn := function(t, published(t, "production"), env)
+	resp := invoke(t, fn, event(t, "json.json"))
+	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "confirmed") || len(mg.Messages()) != 0 {
+		t.Fatalf("without a database: %d %s, %d sent", resp.StatusCode, resp.Body, len(mg.Messages()))
 	}
 }

@@ -113,7 +113,7 @@ func emulate(t *testing.T, rie, bootstrap string, size int64, env []string) {
 	mg := mailguntest.New()
 	defer mg.Close()
 	env = append([]string{"MAILGUN_API_KEY=" + mg.APIKey, "MAILGUN_DOMAIN=mg.example", "MAILGUN_API_BASE=" + mg.APIBase(),
-		"LOG_LEVEL=error"}, env...)
+		"LOG_LEVEL=error", "CAMPAIGN_CONFIRM=off"}, env...)
 	addr, logs, started := startEmulator(t, rie, bootstrap, env)
 
 	ev, err := os.ReadFile("testdata/form.json")

@@ -202,11 +202,13 @@
       credentials: "same-origin"
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (r.ok && j.thanks_url) {
+        if (r.ok && (j.thanks_url || j.inbox_url)) {
           if (store) try { store.removeItem(key); } catch (e) { /* nothing to clear */ }
-          if (j.status === "accepted") {
+          if (j.status === "accepted" || j.status === "confirm") {
+            // "confirm": the letter waits for the link emailed to the signer.
+            var next = j.status === "confirm" ? j.inbox_url : j.thanks_url;
             // Only a path on this site: never follow a server's answer elsewhere.
-            location.assign(/^\/(?!\/)/.test(j.thanks_url) ? j.thanks_url : "/thanks/");
+            location.assign(/^\/(?!\/)/.test(next) ? next : "/");
           } else {
             notice(j.message);
           }

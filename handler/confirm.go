@@ -1,0 +1,182 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"campaignkit/handler/letter"
+)
+
+// Confirmer confirms signatures from the links emailed to their signers
+// (the delivery queue).
+type Confirmer interface {
+	// Pending returns the signature a link's token names (by its hash),
+	// with its letters as they will go out; letter.ErrNotFound when the
+	// token is unknown or expired.
+	Pending(ctx context.Context, tokenHash string) (*letter.Signature, []letter.Message, error)
+	// Confirm queues the signature's letters. It returns
+	// letter.ErrConfirmed or letter.ErrDuplicate (with the signature whose
+	// letters went out) when nothing is sent, letter.ErrNotFound for an
+	// unknown or expired token.
+	Confirm(ctx context.Context, tokenHash string) (*letter.Signature, error)
+}
+
+// confirmLink answers a confirmation link: GET (and HEAD) show the letters
+// and change nothing, since mail scanners open every link; POST confirms.
+func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if h.cfg.Confirmer == nil || token == "" || len(token) > 128 {
+		h.expiredPage(w, nil)
+		return
+	}
+	hash := letter.HashToken(token)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		sig, msgs, err := h.cfg.Confirmer.Pending(r.Context(), hash)
+		if err != nil {
+			h.confirmError(w, r, nil, nil, err)
+			return
+		}
+		l := h.cfg.Letters[sig.Letter]
+		if l == nil {
+			h.expiredPage(w, nil)
+			return
+		}
+		if sig.State != letter.SignatureUnconfirmed {
+			h.alreadyPage(w, l, sig.ConfirmedAt.UTC().Format(dateLayout))
+			return
+		}
+		h.confirmPage(w, l, token, msgs)
+	case http.MethodPost:
+		if !h.sameOrigin(w, r, nil) {
+			return
+		}
+		sig, err := h.cfg.Confirmer.Confirm(r.Context(), hash)
+		if err != nil {
+			h.confirmError(w, r, sig, h.letterOf(sig), err)
+			return
+		}
+		h.log.Info("signature confirmed", "letter", sig.Letter, "signature", sig.ID, "held", sig.State == letter.SignatureHeld)
+		l := h.letterOf(sig)
+		if l == nil {
+			h.expiredPage(w, nil)
+			return
+		}
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "accepted",
+				"message": "Thank you. Your letter is on its way to each official.", "thanks_url": l.ThanksURL})
+			return
+		}
+		http.Redirect(w, r, l.ThanksURL, http.StatusSeeOther)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "Confirmation links are opened with GET and confirmed with POST.", http.StatusMethodNotAllowed)
+	}
+}
+
+func (h *handler) letterOf(sig *letter.Signature) *letter.Letter {
+	if sig == nil {
+		return nil
+	}
+	return h.cfg.Letters[sig.Letter]
+}
+
+// confirmError answers a link that sends nothing: confirmed before, or
+// another attempt in the same name was (the date its letters went out),
+// or unknown or expired.
+func (h *handler) confirmError(w http.ResponseWriter, r *http.Request, sig *letter.Signature, l *letter.Letter, err error) {
+	switch {
+	case (errors.Is(err, letter.ErrConfirmed) || errors.Is(err, letter.ErrDuplicate)) && l != nil:
+		h.log.Info("confirmation sends nothing", "letter", l.ID, "signature", sig.ID, "repeat", errors.Is(err, letter.ErrConfirmed))
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "already_signed", "signed_at": sig.ConfirmedAt.UTC().Format(time.RFC3339)})
+			return
+		}
+		h.alreadyPage(w, l, sig.ConfirmedAt.UTC().Format(dateLayout))
+	case errors.Is(err, letter.ErrNotFound) || errors.Is(err, letter.ErrConfirmed) || errors.Is(err, letter.ErrDuplicate):
+		h.expiredPage(w, l)
+	default:
+		h.log.Error("confirmation", "error", err.Error())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("Your letter could not be confirmed just now; nothing was sent. Please open the link in your email again in a minute.\n"))
+	}
+}
+
+// dateLayout is how pages write a date.
+const dateLayout = "2 January 2006"
+
+// confirmPage shows each letter as its official will receive it, with the
+// button that sends them.
+func (h *handler) confirmPage(w http.ResponseWriter, l *letter.Letter, token string, msgs []letter.Message) {
+	items := make([]map[string]string, len(msgs))
+	for i, m := range msgs {
+		items[i] = map[string]string{"to": m.TargetName, "subject": m.Subject, "text": m.Text}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The page holds the signer's letter: no cache keeps it, and it leaks
+	// its address to no link it holds.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if err := h.pages.get(l.Pages.Confirm).fill(w, nil, items, letter.ConfirmPath+token); err != nil {
+		h.log.Error("confirmation page", "error", err.Error())
+	}
+}
+
+// expiredPage answers an unknown or expired link, with the way to sign
+// again.
+func (h *handler) expiredPage(w http.ResponseWriter, l *letter.Letter) {
+	if l == nil {
+		l = h.anyLetter()
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if l == nil {
+		http.Error(w, "This link is unknown or has expired; nothing was sent.", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	if err := h.pages.get(l.Pages.Expired).fill(w, nil, nil, ""); err != nil {
+		h.log.Error("expired page", "error", err.Error())
+	}
+}
+
+// sameOrigin refuses, with 403 and nothing recorded, a post that a page of
+// another site made: Sec-Fetch-Site says cross-site, or Origin names
+// neither this site nor an origin allowed to embed the form. Posts without
+// either header (older browsers, scripts) are left to the other defences.
+func (h *handler) sameOrigin(w http.ResponseWriter, r *http.Request, s *letter.Signer) bool {
+	origin := r.Header.Get("Origin")
+	ok := true
+	switch {
+	case origin != "":
+		ok = h.allowedOrigin(r, origin)
+	case strings.EqualFold(r.Header.Get("Sec-Fetch-Site"), "cross-site"):
+		ok = false
+	}
+	if !ok {
+		h.log.Warn("cross-site post refused", "origin", origin)
+		h.fail(w, r, s, errCrossSite)
+	}
+	return ok
+}
+
+func (h *handler) allowedOrigin(r *http.Request, origin string) bool {
+	origin = strings.TrimRight(strings.ToLower(origin), "/")
+	scheme := "http://"
+	if isHTTPS(r) {
+		scheme = "https://"
+	}
+	if r.Host != "" && origin == scheme+strings.ToLower(r.Host) {
+		return true
+	}
+	for _, o := range h.origins {
+		if origin == o {
+			return true
+		}
+	}
+	return false
+}

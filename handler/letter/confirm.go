@@ -1,0 +1,173 @@
+package letter
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Signature states. A signature whose letter needs its signer's
+// confirmation is recorded unconfirmed; confirming it queues its letters,
+// or holds them when the campaign takes more than its ceiling.
+const (
+	SignatureUnconfirmed = "unconfirmed"
+	SignatureConfirmed   = "confirmed"
+	SignatureHeld        = "held"
+)
+
+// Message kinds: a letter to a target, the email that asks its signer to
+// confirm, and the signer's own copy of what was sent.
+const (
+	KindLetter  = "letter"
+	KindConfirm = "confirm"
+	KindCopy    = "copy"
+)
+
+// Target indexes of the messages to the signer (a letter's are 0, 1, …).
+const (
+	confirmIndex = -1
+	copyIndex    = -2
+)
+
+// ConfirmPath is where a confirmation link points, the token following.
+const ConfirmPath = "/api/confirm/"
+
+// TokenPlaceholder stands for the link's token in a recorded confirmation
+// email; the sender fills it in at the moment of sending (see Token), so
+// the token itself is stored nowhere, only its hash.
+const TokenPlaceholder = "{{token}}"
+
+// Token is the secret of a signature's confirmation link: an HMAC of its
+// id under the campaign's key (256 bits, URL-safe). Anyone who can read
+// the database still cannot make one.
+func Token(key []byte, signatureID string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("confirm:" + signatureID))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// HashToken is how a token is stored and looked up.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Confirms reports whether the letter's signers must confirm by email
+// before it is sent, the operator's switch (on) and the letter's own
+// front matter (`confirm: false`) taken together.
+func (l *Letter) Confirms(on bool) bool {
+	return on && (l.Confirm == nil || *l.Confirm)
+}
+
+// Expand returns the text as it goes on the wire: a confirmation email's
+// link gets its token. Every other message is sent exactly as recorded.
+func (m *Message) Expand(key []byte) (string, error) {
+	if m.Kind != KindConfirm {
+		return m.Text, nil
+	}
+	if len(key) == 0 {
+		return "", &SendError{Permanent: true, Err: fmt.Errorf("no key to make the confirmation link")}
+	}
+	return strings.Replace(m.Text, TokenPlaceholder, Token(key, m.SignatureID), 1), nil
+}
+
+// SignToConfirm is Sign for a letter whose signer must confirm: the
+// letters are recorded unconfirmed (exactly as they will go out), with
+// one email to the signer that asks them to review and send them. That
+// email holds nothing the visitor typed, only the letter's title, its
+// targets and the link, so it cannot carry anyone's words to a stranger.
+func SignToConfirm(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
+	sig, msgs := Sign(l, s, how)
+	sig.State = SignatureUnconfirmed
+	sig.TokenHash = HashToken(Token(how.TokenKey, sig.ID))
+	for i := range msgs {
+		msgs[i].State = StateUnconfirmed
+	}
+	var to strings.Builder
+	for _, t := range l.Targets {
+		to.WriteString("- " + t.Name)
+		if t.Title != "" {
+			to.WriteString(", " + t.Title)
+		}
+		to.WriteString("\n")
+	}
+	ttl := how.ConfirmTTL
+	if ttl <= 0 {
+		ttl = DefaultConfirmTTL
+	}
+	text := fmt.Sprintf(`Hello,
+
+Someone asked, on the campaign page "%s", to send a letter in the name of this email address to:
+
+%s
+Nothing has been sent. To read the letter and send it, open this link:
+
+%s%s%s
+
+If you did not ask for this, ignore this email: nothing will be sent, and the request is deleted in %s.
+`, l.Title, to.String(), strings.TrimRight(how.SiteURL, "/"), ConfirmPath, TokenPlaceholder, days(ttl))
+	msgs = append(msgs, toSigner(l, sig, how, KindConfirm, "Please confirm your letter: "+l.Title, text))
+	return sig, msgs
+}
+
+// CopyForSigner is the signer's own copy of the letters as sent, for a
+// letter with `copy_to_signer: true`.
+func CopyForSigner(l *Letter, sig *Signature, letters []Message, how Sending) Message {
+	var b strings.Builder
+	b.WriteString("This is the letter you sent, exactly as each official receives it.\n")
+	for _, m := range letters {
+		if m.Kind != KindLetter && m.Kind != "" {
+			continue
+		}
+		fmt.Fprintf(&b, "\n----------------------------------------\nTo: %s\nSubject: %s\n\n%s", m.TargetName, m.Subject, m.Text)
+	}
+	return toSigner(l, sig, how, KindCopy, "Your letter as sent: "+l.Title, b.String())
+}
+
+// toSigner addresses a message from the campaign to the signer.
+func toSigner(l *Letter, sig *Signature, how Sending, kind, subject, text string) Message {
+	index := confirmIndex
+	if kind == KindCopy {
+		index = copyIndex
+	}
+	sender := how.From
+	if sender.Name == "" {
+		sender.Name = l.Campaign
+	}
+	from := sender.String()
+	return Message{
+		ID:          fmt.Sprintf("%s.%s@%s", sig.ID, kind, how.MessageIDDomain),
+		SignatureID: sig.ID,
+		Kind:        kind,
+		TargetIndex: index,
+		TargetName:  sig.FullName(),
+		TargetEmail: sig.Email,
+		To:          (&mail.Address{Address: sig.Email}).String(),
+		From:        from,
+		ReplyTo:     from,
+		Subject:     subject,
+		Text:        text,
+		Tag:         kind,
+		State:       StateQueued,
+	}
+}
+
+// DefaultConfirmTTL is how long a confirmation link works (and an
+// unconfirmed signature is kept).
+const DefaultConfirmTTL = 7 * 24 * time.Hour
+
+func days(d time.Duration) string {
+	n := int(d.Round(24*time.Hour) / (24 * time.Hour))
+	switch {
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Round(time.Hour)/time.Hour))
+	case n == 1:
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
