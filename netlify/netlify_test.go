@@ -4,6 +4,7 @@ package netlify_test
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,14 +41,26 @@ func TestNetlifyToml(t *testing.T) {
 	if c.Build.Command != "go run ./cmd/campaign build" || c.Build.Publish != "public" || c.Build.Functions != "netlify/functions" {
 		t.Errorf("build = %+v", c.Build)
 	}
-	api := false
+	// Only the public endpoints reach a function, each by its own rule: a
+	// catch-all would hand any function (deliver, and whatever is added
+	// later) to anyone with a URL.
+	want := map[string]string{"/api/sign": "/.netlify/functions/sign", "/api/confirm": "/.netlify/functions/sign",
+		"/api/confirm/*": "/.netlify/functions/sign"}
+	got := map[string]string{}
 	for _, r := range c.Redirects {
-		if r.From == "/api/*" && r.To == "/.netlify/functions/:splat" && r.Status == 200 {
-			api = true
+		if !strings.Contains(r.To, "/.netlify/functions/") {
+			continue
+		}
+		got[r.From] = r.To
+		if r.Status != 200 || !r.Force {
+			t.Errorf("%s → %s: status %d, force %v; want a forced 200 rewrite", r.From, r.To, r.Status, r.Force)
+		}
+		if strings.Contains(r.To, ":splat") || strings.Contains(r.To, "/deliver") {
+			t.Errorf("%s → %s reaches more than the sign function", r.From, r.To)
 		}
 	}
-	if !api {
-		t.Errorf("no 200 rewrite of /api/* to the functions: %+v", c.Redirects)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rewrites to functions:\n got %v\nwant %v", got, want)
 	}
 	if c.Functions["deliver"].Schedule != "* * * * *" {
 		t.Errorf("deliver schedule = %q, want every minute", c.Functions["deliver"].Schedule)

@@ -306,6 +306,18 @@ func TestServeWithoutMailgunKeepsLettersInOutbox(t *testing.T) {
 			t.Errorf("outbox page lacks %q", want)
 		}
 	}
+	// A reverse proxy on this machine connects from loopback too: what
+	// comes through it is refused.
+	req, _ := http.NewRequest("GET", inst.URL+"/outbox/", nil)
+	req.Header.Set("X-Forwarded-For", "198.51.100.7")
+	proxied, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied.Body.Close()
+	if proxied.StatusCode != http.StatusNotFound {
+		t.Errorf("the outbox through a proxy: %d, want 404", proxied.StatusCode)
+	}
 	if !strings.Contains(inst.Logs(), "placeholder address") {
 		t.Error("serve did not warn about the placeholder target addresses")
 	}

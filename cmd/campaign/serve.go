@@ -49,21 +49,17 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 			log.Warn("CAMPAIGN_SITE_URL is not set: confirmation links point at "+cfg.SiteURL+"; set it to the site's public address", "addr", ln.Addr().String())
 		}
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)))
-	if parts.Outbox != nil {
+	box := parts.Outbox
+	if box != nil {
 		// The outbox shows supporters' names and addresses: only to this
 		// machine.
-		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsLoopback() {
-			mux.Handle("/outbox/", http.StripPrefix("/outbox/", parts.Outbox.Handler(anyStylesheet(letters))))
-		} else {
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 			log.Warn("the local outbox page is served only on a loopback address; letters are kept in the data folder", "addr", ln.Addr().String())
+			box = nil
 		}
 	}
-	mux.Handle("/", staticSite(public))
-
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -101,6 +97,35 @@ func localURL(a *net.TCPAddr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// routes is what `campaign serve` answers: the handler under /api/, the
+// local outbox (box, when not nil) and the site. Every answer carries the
+// security headers, ServeMux's own redirects included.
+func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	if box != nil {
+		// Anyone but this machine gets the site's own 404, as if there
+		// were no outbox.
+		private := func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !outbox.Local(r) {
+					site.ServeHTTP(w, r)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+		mux.Handle("/outbox/", private(http.StripPrefix("/outbox/", box.Handler(stylesheet))))
+		// Else ServeMux would redirect anyone to /outbox/.
+		mux.Handle("/outbox", private(http.RedirectHandler("/outbox/", http.StatusMovedPermanently)))
+	}
+	mux.Handle("/", site)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.SecurityHeaders(w.Header(), siteCSP)
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // work runs only the delivery queue, for processes apart from the web.

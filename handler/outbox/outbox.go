@@ -12,8 +12,10 @@ import (
 	"html/template"
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,19 +172,62 @@ var page = template.Must(template.New("outbox").Parse(`<!doctype html>
 </main></body></html>
 `))
 
-// Handler serves the outbox page and each kept .eml file. Mount it with
-// http.StripPrefix. Stylesheet is the site's stylesheet URL, if any.
+// Local reports whether r is from a browser on this machine, the only
+// one that may see the outbox. The peer must be loopback, but a proxy on
+// this machine connects from loopback for anyone, so a forwarding header
+// refuses too; a loopback Host keeps out pages that rebind their own name
+// to 127.0.0.1; and nginx's default proxying, which adds no header and
+// names us in Host, speaks HTTP/1.0, which no browser does.
+func Local(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !peer.Addr().Unmap().IsLoopback() || !r.ProtoAtLeast(1, 1) {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]") // no port
+	}
+	if !strings.EqualFold(host, "localhost") && host != "127.0.0.1" && host != "::1" {
+		return false
+	}
+	for name := range r.Header {
+		if forwarding[name] || strings.HasPrefix(name, "X-Forwarded-") {
+			return false
+		}
+	}
+	return true
+}
+
+// forwarding names the headers (canonical) proxies add besides X-Forwarded-*.
+var forwarding = map[string]bool{
+	"Forwarded": true, "Via": true, "X-Real-Ip": true, "X-Client-Ip": true, "Client-Ip": true,
+	"True-Client-Ip": true, "Cf-Connecting-Ip": true, "Fastly-Client-Ip": true, "X-Cluster-Client-Ip": true,
+	"X-Original-Forwarded-For": true, "X-Nf-Client-Connection-Ip": true,
+}
+
+// csp lets the outbox page load the site's stylesheet and nothing else.
+const csp = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Handler serves the outbox page and each kept .eml file, only to Local
+// requests (anyone else gets a 404). Mount it with http.StripPrefix.
+// Stylesheet is the site's stylesheet URL, if any.
 func (o *Outbox) Handler(stylesheet string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		if !Local(r) {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if name != "" {
 			if name != filepath.Base(name) || !strings.HasSuffix(name, ".eml") {
 				http.NotFound(w, r)
 				return
 			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			http.ServeFile(w, r, filepath.Join(o.Dir, name))
+			o.serveFile(w, r, name)
 			return
 		}
 		letters, err := o.List()
@@ -190,10 +235,29 @@ func (o *Outbox) Handler(stylesheet string) http.Handler {
 			http.Error(w, "The outbox could not be read.", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Type", "text/html; charset=utf-8")
 		page.Execute(w, struct {
 			Stylesheet string
 			Letters    []Letter
 		}{stylesheet, letters})
 	})
+}
+
+// serveFile sends a kept letter as a plain-text download: a browser
+// neither renders it nor guesses another type.
+func (o *Outbox) serveFile(w http.ResponseWriter, r *http.Request, name string) {
+	f, err := os.Open(filepath.Join(o.Dir, name))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	http.ServeContent(w, r, name, st.ModTime(), f)
 }

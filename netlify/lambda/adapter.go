@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"campaignkit/handler"
 )
 
 // ClientIPHeader is where Netlify puts the client's address.
@@ -26,8 +28,30 @@ type Adapter struct {
 	Handler http.Handler
 	// Paths maps a function path (as Netlify passes it when the function is
 	// called directly) to the handler's path, e.g.
-	// "/.netlify/functions/sign" to "/api/sign".
+	// "/.netlify/functions/sign" to "/api/sign". The longest that matches
+	// the whole path or a folder of it wins.
 	Paths map[string]string
+}
+
+// textCSP is the policy of answers that load nothing: the adapter's own,
+// and any of the handler's that sets no policy of its own.
+const textCSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// defaultHeaders are those every answer carries unless its handler says
+// otherwise. Netlify's [[headers]] rules reach only static files, never a
+// function's answers.
+func defaultHeaders(h http.Header) {
+	handler.SecurityHeaders(h, textCSP)
+	h.Set("Cache-Control", "no-store")
+}
+
+// Text is a plain-text answer of a function's own, with the headers every
+// answer carries.
+func Text(status int, body string) events.APIGatewayProxyResponse {
+	h := http.Header{}
+	defaultHeaders(h)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	return Response(status, h, []byte(body))
 }
 
 // Invoke turns the event into a request, serves it and returns the
@@ -35,13 +59,10 @@ type Adapter struct {
 func (a Adapter) Invoke(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	req, err := Request(ctx, ev, a.Paths)
 	if err != nil {
-		return events.APIGatewayProxyResponse{
-			StatusCode: http.StatusBadRequest,
-			Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
-			Body:       "The request could not be read: " + err.Error(),
-		}, nil
+		return Text(http.StatusBadRequest, "The request could not be read: "+err.Error()), nil
 	}
 	rec := httptest.NewRecorder()
+	defaultHeaders(rec.Header())
 	a.Handler.ServeHTTP(rec, req)
 	return Response(rec.Result().StatusCode, rec.Header(), rec.Body.Bytes()), nil
 }
@@ -59,11 +80,14 @@ func Request(ctx context.Context, ev events.APIGatewayProxyRequest, paths map[st
 	if path == "" {
 		path = "/"
 	}
-	for from, to := range paths {
-		if path == from || strings.HasPrefix(path, from+"/") {
-			path = to + strings.TrimPrefix(path, from)
-			break
+	longest := ""
+	for from := range paths {
+		if (path == from || strings.HasPrefix(path, from+"/")) && len(from) > len(longest) {
+			longest = from
 		}
+	}
+	if longest != "" {
+		path = paths[longest] + strings.TrimPrefix(path, longest)
 	}
 	u := &url.URL{Path: path}
 	q := url.Values{}

@@ -48,7 +48,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	})
 })
 
-var paths = map[string]string{"/.netlify/functions/sign": "/api/sign"}
+var paths = map[string]string{"/.netlify/functions/sign": "/api/sign", "/.netlify/functions/sign/confirm": "/api/confirm"}
 
 // through invokes the adapter around echo with ev and returns what the
 // handler saw.
@@ -118,9 +118,10 @@ func TestInvalidBase64IsAPlain400(t *testing.T) {
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("status %d, want 400", resp.StatusCode)
 			}
-			if ct := resp.Headers["Content-Type"]; ct != "text/plain; charset=utf-8" {
+			if ct := header(resp, "Content-Type"); ct != "text/plain; charset=utf-8" {
 				t.Errorf("Content-Type %q, want plain text", ct)
 			}
+			checkSecurityHeaders(t, resp)
 			if !strings.HasPrefix(resp.Body, "The request could not be read: ") || !strings.Contains(resp.Body, "not valid base64") {
 				t.Errorf("body %q does not say the request was unreadable", resp.Body)
 			}
@@ -142,6 +143,10 @@ func TestRequestPath(t *testing.T) {
 		{"/.netlify/functions/sign", "/api/sign"},
 		{"/.netlify/functions/sign/", "/api/sign/"},
 		{"/.netlify/functions/sign/preview", "/api/sign/preview"},
+		// The longer mapping wins over the shorter one it starts with.
+		{"/.netlify/functions/sign/confirm", "/api/confirm"},
+		{"/.netlify/functions/sign/confirm/tok3n", "/api/confirm/tok3n"},
+		{"/.netlify/functions/sign/confirmed", "/api/sign/confirmed"},
 		{"/.netlify/functions/signature", "/.netlify/functions/signature"}, // a prefix, not a sub-path
 		{"/.netlify/functions/other", "/.netlify/functions/other"},
 		{"/api/sign", "/api/sign"},
@@ -350,4 +355,64 @@ func TestResponseCopiesHeaders(t *testing.T) {
 	if resp.StatusCode != 201 || resp.Body != "x" || resp.IsBase64Encoded {
 		t.Errorf("response %+v", resp)
 	}
+}
+
+func header(r events.APIGatewayProxyResponse, name string) string {
+	if v := r.MultiValueHeaders[name]; len(v) > 0 {
+		return v[0]
+	}
+	return r.Headers[name]
+}
+
+// checkSecurityHeaders fails the test unless r carries the headers every
+// answer of ours does.
+func checkSecurityHeaders(t *testing.T, r events.APIGatewayProxyResponse) {
+	t.Helper()
+	for _, name := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Permissions-Policy"} {
+		if header(r, name) == "" {
+			t.Errorf("no %s: %v %v", name, r.Headers, r.MultiValueHeaders)
+		}
+	}
+	if csp := header(r, "Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+}
+
+// A handler's answer carries the security headers even when the handler
+// set none (Netlify adds none to a function's answers); a handler's own
+// choice stands.
+func TestAnswersCarrySecurityHeaders(t *testing.T) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	})
+	resp, err := lambda.Adapter{Handler: bare}.Invoke(context.Background(), post(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSecurityHeaders(t, resp)
+	if header(resp, "Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", header(resp, "Cache-Control"))
+	}
+	own := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+	})
+	resp, err = lambda.Adapter{Handler: own}.Invoke(context.Background(), post(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.MultiValueHeaders["Content-Security-Policy"]; !reflect.DeepEqual(got, []string{"default-src 'none'; style-src 'self'"}) {
+		t.Errorf("Content-Security-Policy %q, want the handler's", got)
+	}
+	if got := resp.MultiValueHeaders["Cache-Control"]; !reflect.DeepEqual(got, []string{"public, max-age=60"}) {
+		t.Errorf("Cache-Control %q, want the handler's", got)
+	}
+}
+
+func TestText(t *testing.T) {
+	resp := lambda.Text(http.StatusNotFound, "not here")
+	if resp.StatusCode != 404 || resp.Body != "not here" || header(resp, "Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("response %+v", resp)
+	}
+	checkSecurityHeaders(t, resp)
 }

@@ -1,11 +1,15 @@
 // Command deliver is the scheduled Netlify function (every minute) that
 // works the delivery queue in Postgres: letters whose first send, made by
-// the sign function, failed or was cut short.
+// the sign function, failed or was cut short. It works for Netlify's
+// scheduler only: no URL reaches it.
 package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -13,13 +17,52 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"campaignkit/handler/config"
+	"campaignkit/netlify/lambda"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	awslambda.Start(func(ctx context.Context, _ events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-		return run(ctx, os.Getenv, log), nil
+	awslambda.Start(func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return handle(ctx, ev, os.Getenv, log), nil
 	})
+}
+
+// handle runs the queue for the scheduler and answers anything else 404,
+// without reading the configuration or opening the database. Netlify does
+// not route URLs to scheduled functions; this holds should one get through
+// (a direct call, netlify dev), so that no visitor can set the pace of
+// sending.
+func handle(ctx context.Context, ev events.APIGatewayProxyRequest, getenv func(string) string, log *slog.Logger) events.APIGatewayProxyResponse {
+	if !scheduled(ev) {
+		// Logged: should Netlify change its invocation, runs stop here.
+		log.Warn("deliver: refused a call that is not Netlify's scheduler", "method", ev.HTTPMethod, "path", ev.Path)
+		return lambda.Text(http.StatusNotFound, "Not found.")
+	}
+	return run(ctx, getenv, log)
+}
+
+// scheduled reports whether ev is Netlify's scheduled invocation: a POST
+// whose JSON body names the next run, {"next_run": "<RFC 3339 time>"}, as
+// Netlify's scheduler and netlify dev send it.
+func scheduled(ev events.APIGatewayProxyRequest) bool {
+	if ev.HTTPMethod != http.MethodPost {
+		return false
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return false
+		}
+	}
+	var b struct {
+		NextRun string `json:"next_run"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339, b.NextRun)
+	return err == nil
 }
 
 func run(ctx context.Context, getenv func(string) string, log *slog.Logger) events.APIGatewayProxyResponse {
@@ -27,7 +70,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		log.Error("configuration", "error", err.Error())
-		return events.APIGatewayProxyResponse{StatusCode: 500, Body: "configuration error"}
+		return lambda.Text(500, "configuration error")
 	}
 	// A scheduled run has ScheduledLimit. Each attempt lasts at most its
 	// JobTimeout (ScheduledSendTimeout × 1.5 + the record budget = 15 s), so
@@ -35,12 +78,12 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 	cfg.SendTimeout = min(cfg.SendTimeout, config.ScheduledSendTimeout)
 	if cfg.DatabaseURL == "" || cfg.Outbox() {
 		// Without a database the sign function sends inline: no queue here.
-		return events.APIGatewayProxyResponse{StatusCode: 200, Body: "no queue (DATABASE_URL or MAILGUN_API_KEY unset)"}
+		return lambda.Text(200, "no queue (DATABASE_URL or MAILGUN_API_KEY unset)")
 	}
 	parts, err := cfg.Open(ctx, config.Program{Workers: cfg.Workers}, log)
 	if err != nil {
 		log.Error("database", "error", err.Error())
-		return events.APIGatewayProxyResponse{StatusCode: 500, Body: "database unavailable"}
+		return lambda.Text(500, "database unavailable")
 	}
 	defer parts.Close()
 	deadline, ok := ctx.Deadline()
@@ -50,12 +93,12 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 	budget := time.Until(deadline) - cfg.JobTimeout() - 2*time.Second
 	if budget <= 0 {
 		log.Warn("no time left for a delivery run", "left", time.Until(deadline).String())
-		return events.APIGatewayProxyResponse{StatusCode: 200, Body: "no time"}
+		return lambda.Text(200, "no time")
 	}
 	left, err := parts.Queue.WorkFor(ctx, budget)
 	if err != nil {
 		log.Error("queue", "error", err.Error())
 	}
 	log.Info("delivery run", "ready_left", left)
-	return events.APIGatewayProxyResponse{StatusCode: 200, Body: "ok"}
+	return lambda.Text(200, "ok")
 }

@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"campaignkit/handler"
 	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
@@ -124,5 +129,83 @@ func TestRunWithoutDatabaseDoesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// schedulerEvent is the event Netlify's scheduler sends (as netlify dev
+// imitates it).
+func schedulerEvent() events.APIGatewayProxyRequest {
+	return events.APIGatewayProxyRequest{
+		HTTPMethod: "POST", Path: "/.netlify/functions/deliver",
+		Headers: map[string]string{"user-agent": "Netlify Clockwork", "x-nf-event": "schedule"},
+		Body:    `{"next_run":"2026-03-01T12:01:00.000Z"}`,
+	}
+}
+
+// A call that is not the scheduler's does nothing: not even the
+// configuration is read, so no database is opened and nothing is sent.
+func TestURLCallsDoNothing(t *testing.T) {
+	withBody := func(method, body string, base64Encoded bool) events.APIGatewayProxyRequest {
+		ev := schedulerEvent()
+		ev.HTTPMethod, ev.Body, ev.IsBase64Encoded = method, body, base64Encoded
+		return ev
+	}
+	for name, ev := range map[string]events.APIGatewayProxyRequest{
+		"GET":                           withBody("GET", "", false),
+		"GET with the scheduler's body": withBody("GET", `{"next_run":"2026-03-01T12:01:00Z"}`, false),
+		"POST without a body":           withBody("POST", "", false),
+		"POST of a form":                withBody("POST", "letter=family-separation&email=a%40example.org", false),
+		"POST of other JSON":            withBody("POST", `{"letter":"family-separation"}`, false),
+		"next_run not a time":           withBody("POST", `{"next_run":"now"}`, false),
+		"next_run not a string":         withBody("POST", `{"next_run":1}`, false),
+		"body not base64":               withBody("POST", `{"next_run":"2026-03-01T12:01:00Z"}`, true),
+	} {
+		t.Run(name, func(t *testing.T) {
+			read := false
+			getenv := func(string) string { read = true; return "" }
+			resp := handle(context.Background(), ev, getenv, slog.New(slog.DiscardHandler))
+			if resp.StatusCode != 404 {
+				t.Errorf("status %d %q, want 404", resp.StatusCode, resp.Body)
+			}
+			if read {
+				t.Error("the call read the configuration: it would have worked the queue")
+			}
+			checkSecurityHeaders(t, resp)
+		})
+	}
+}
+
+// The scheduler's call runs, its body plain or base64-encoded; each of
+// the run's answers carries the security headers.
+func TestSchedulerCallRuns(t *testing.T) {
+	encoded := schedulerEvent()
+	encoded.Body, encoded.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(encoded.Body)), true
+	quiet := slog.New(slog.DiscardHandler)
+	for name, ev := range map[string]events.APIGatewayProxyRequest{"plain": schedulerEvent(), "base64": encoded} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"CAMPAIGN_DATA_DIR": t.TempDir()}
+			resp := handle(context.Background(), ev, func(k string) string { return env[k] }, quiet)
+			if resp.StatusCode != 200 || !strings.Contains(resp.Body, "no queue") {
+				t.Fatalf("run: %d %q, want 200 saying there is no queue", resp.StatusCode, resp.Body)
+			}
+			checkSecurityHeaders(t, resp)
+		})
+	}
+	bad := map[string]string{"CAMPAIGN_SEND_TIMEOUT": "soon"}
+	resp := handle(context.Background(), schedulerEvent(), func(k string) string { return bad[k] }, quiet)
+	if resp.StatusCode != 500 {
+		t.Fatalf("with a bad configuration: %d %q, want 500", resp.StatusCode, resp.Body)
+	}
+	checkSecurityHeaders(t, resp)
+}
+
+func checkSecurityHeaders(t *testing.T, r events.APIGatewayProxyResponse) {
+	t.Helper()
+	want := http.Header{}
+	handler.SecurityHeaders(want, "")
+	for name := range want {
+		if len(r.MultiValueHeaders[name]) == 0 || r.MultiValueHeaders[name][0] == "" {
+			t.Errorf("no %s: %v", name, r.MultiValueHeaders)
+		}
 	}
 }

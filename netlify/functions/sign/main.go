@@ -29,7 +29,14 @@ var build embed.FS
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	h := newHandler(context.Background(), build, os.Getenv, log)
-	awslambda.Start(lambda.Adapter{Handler: h, Paths: map[string]string{"/.netlify/functions/sign": "/api/sign"}}.Invoke)
+	awslambda.Start(lambda.Adapter{Handler: h, Paths: paths}.Invoke)
+}
+
+// paths maps the function's own URL, when it is called directly, to the
+// handler's. Through netlify.toml's rewrites the event keeps the /api/ path.
+var paths = map[string]string{
+	"/.netlify/functions/sign":         "/api/sign",
+	"/.netlify/functions/sign/confirm": "/api/confirm",
 }
 
 // newHandler wires the handler once per cold start. When something is

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -60,7 +61,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func function(t *testing.T, files fs.FS, env map[string]string) lambda.Adapter {
 	h := newHandler(context.Background(), files, func(k string) string { return env[k] }, quiet())
-	return lambda.Adapter{Handler: h, Paths: map[string]string{"/.netlify/functions/sign": "/api/sign"}}
+	return lambda.Adapter{Handler: h, Paths: paths}
 }
 
 // mailgunEnv sends through the stand-in, letters without the signer's
@@ -417,7 +418,6 @@ func TestConfirmationThroughTheFunctionWithPostgres(t *testing.T) {
 	// The build wrote the deploy's address for the links.
 	files["letters/build.json"] = &fstest.MapFile{Data: []byte(`{"context":"production","url":"https://letters.example.org"}`)}
 	fn := function(t, files, env)
-	fn.Paths["/.netlify/functions/sign/confirm"] = "/api/confirm"
 
 	signed := invoke(t, fn, event(t, "form.json"))
 	if signed.StatusCode != 303 || header(signed, "Location") != "/check-your-inbox/" {
@@ -462,5 +462,65 @@ func TestConfirmationNeedsADatabase(t *testing.T) {
 	resp := invoke(t, fn, event(t, "json.json"))
 	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "confirmed") || len(mg.Messages()) != 0 {
 		t.Fatalf("without a database: %d %s, %d sent", resp.StatusCode, resp.Body, len(mg.Messages()))
+	}
+}
+
+// Called directly, the function's URL reaches the handler's path: the
+// signature endpoint and the confirmation link, token in the path or not.
+func TestDirectCallPaths(t *testing.T) {
+	for from, want := range map[string]string{
+		"/.netlify/functions/sign":                "/api/sign",
+		"/.netlify/functions/sign/confirm":        "/api/confirm",
+		"/.netlify/functions/sign/confirm/tok3n":  "/api/confirm/tok3n",
+		"/api/confirm/tok3n":                      "/api/confirm/tok3n", // through netlify.toml's rewrite
+		"/.netlify/functions/sign/confirmation/x": "/api/sign/confirmation/x",
+	} {
+		req, err := lambda.Request(context.Background(), events.APIGatewayProxyRequest{Path: from}, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.URL.Path != want {
+			t.Errorf("%s reaches the handler as %s, want %s", from, req.URL.Path, want)
+		}
+	}
+}
+
+// Every class of answer the function gives carries the security headers:
+// the adapter's own 400, the handler's answers and errors, and the 503 of a
+// function set up without letters.
+func TestEveryAnswerCarriesSecurityHeaders(t *testing.T) {
+	fn := function(t, published(t, "production"), nil)
+	unknown := event(t, "get.json")
+	unknown.Path = "/.netlify/functions/sign/nope"
+	tests := []struct {
+		name   string
+		fn     lambda.Adapter
+		ev     events.APIGatewayProxyRequest
+		status int
+	}{
+		{"unreadable event", fn, event(t, "bad-base64.json"), 400},
+		{"wrong method", fn, event(t, "get.json"), 405},
+		{"unknown path", fn, unknown, 404},
+		{"invalid fields", fn, event(t, "invalid-form.json"), 422},
+		{"no Mailgun key", fn, event(t, "form.json"), 503},
+		{"built without letters", function(t, fstest.MapFS{"letters/README.md": {Data: []byte("x")}}, nil), event(t, "form.json"), 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := invoke(t, tt.fn, tt.ev)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
+			}
+			want := http.Header{}
+			handler.SecurityHeaders(want, "")
+			for name := range want {
+				if header(resp, name) == "" {
+					t.Errorf("no %s: %v", name, resp.MultiValueHeaders)
+				}
+			}
+			if csp := header(resp, "Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("Content-Security-Policy %q", csp)
+			}
+		})
 	}
 }
