@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -34,14 +34,20 @@ type Settings struct {
 	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews), fixed into each
 	// message when recorded.
 	Sending letter.Sending
-	// ClientIP names the client for rate limiting; nil means the
-	// connection's address.
-	ClientIP func(*http.Request) string
-	// RatePerMinute and Burst bound signatures per client address; zero
-	// means 20 a minute with bursts of 10.
+	// ClientIP is the client's address for the per-client limit; nil
+	// means the connection's (RemoteIP). The invalid address means
+	// unknown: that request is not limited per client, and the log counts
+	// it.
+	ClientIP func(*http.Request) netip.Addr
+	// RatePerMinute and Burst bound signatures per client (ClientPrefix);
+	// zero means 20 a minute with bursts of 10.
 	RatePerMinute float64
 	Burst         int
-	Log           *slog.Logger
+	// Limiter keeps the per-client limit (in a database shared by many
+	// instances, say); nil means in memory, from RatePerMinute and Burst,
+	// as also whenever Limiter fails.
+	Limiter Limiter
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -51,7 +57,7 @@ const MaxRequestBytes = 128 << 10
 
 type handler struct {
 	cfg     Settings
-	limiter *limiter
+	limiter *clientLimits
 	log     *slog.Logger
 	pages   pageCache
 }
@@ -73,19 +79,10 @@ func New(cfg Settings) http.Handler {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 10
 	}
-	h := &handler{cfg: cfg, log: cfg.Log, limiter: newLimiter(cfg.RatePerMinute/60, cfg.Burst, cfg.Now)}
+	h := &handler{cfg: cfg, log: cfg.Log, limiter: newClientLimits(cfg)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/sign", h.sign)
 	return securityHeaders(mux)
-}
-
-// RemoteIP is the connection's address without its port.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
@@ -94,8 +91,8 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, errMethod)
 		return
 	}
-	if !h.limiter.allow(h.cfg.ClientIP(r)) {
-		w.Header().Set("Retry-After", strconv.Itoa(h.limiter.retryAfterSeconds()))
+	if ok, retry := h.limiter.allow(r); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		s, _ := decode(w, r) // keep what they typed on the error page
 		h.fail(w, r, s, errRateLimited)
 		return

@@ -65,16 +65,16 @@ func TestClientIP(t *testing.T) {
 	r, _ := http.NewRequest("POST", "/api/sign", nil)
 	r.RemoteAddr = "10.0.0.1:5555"
 	r.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.9")
-	if got := ClientIP("")(r); got != "10.0.0.1" {
+	if got := ClientIP("")(r).String(); got != "10.0.0.1" {
 		t.Errorf("without a header setting: %q", got)
 	}
 	// The last entry is the one the trusted proxy added; earlier ones are
 	// whatever the client claimed.
-	if got := ClientIP("X-Forwarded-For")(r); got != "203.0.113.9" {
+	if got := ClientIP("X-Forwarded-For")(r).String(); got != "203.0.113.9" {
 		t.Errorf("from X-Forwarded-For: %q", got)
 	}
 	r.Header.Del("X-Forwarded-For")
-	if got := ClientIP("X-Forwarded-For")(r); got != "10.0.0.1" {
+	if got := ClientIP("X-Forwarded-For")(r).String(); got != "10.0.0.1" {
 		t.Errorf("header missing: %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -147,19 +148,20 @@ func (c *Config) Sending() letter.Sending {
 	return letter.Sending{From: c.From, MessageIDDomain: c.MessageIDDomain(), SandboxTo: c.SandboxTo}
 }
 
-// ClientIP names the client for rate limiting: the connection's address,
-// or the last address a trusted reverse proxy put in header.
-func ClientIP(header string) func(*http.Request) string {
+// ClientIP finds the client's address for the per-client limit: the
+// connection's address, or the last address a reverse proxy put in
+// header.
+func ClientIP(header string) func(*http.Request) netip.Addr {
 	if header == "" {
 		return handler.RemoteIP
 	}
-	return func(r *http.Request) string {
+	return func(r *http.Request) netip.Addr {
 		v := r.Header.Get(header)
 		if i := strings.LastIndex(v, ","); i >= 0 {
 			v = v[i+1:]
 		}
-		if v = strings.TrimSpace(v); v != "" {
-			return v
+		if addr, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
+			return addr
 		}
 		return handler.RemoteIP(r)
 	}

@@ -266,7 +266,7 @@ func TestClientIPFromNetlifyHeader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := handler.RemoteIP(req); got != tt.want {
+			if got := handler.RemoteIP(req).String(); got != tt.want {
 				t.Errorf("RemoteAddr %q gives %q, want %q", req.RemoteAddr, got, tt.want)
 			}
 		})
