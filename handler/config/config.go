@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/mail"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,13 @@ type Config struct {
 	// ClientIPHeader names the header in which a reverse proxy passes the
 	// client's address; empty means the connection's address.
 	ClientIPHeader string
+	// TrustedProxies are the peers whose ClientIPHeader is believed
+	// (CAMPAIGN_TRUSTED_PROXIES); by default loopback only.
+	TrustedProxies []netip.Prefix
 }
+
+// DefaultTrustedProxies are loopback: a reverse proxy on the same host.
+var DefaultTrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
 func (c *Config) Outbox() bool { return c.MailgunAPIKey == "" }
@@ -57,6 +64,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		SignRate:          20,
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           16,
+		TrustedProxies:    DefaultTrustedProxies,
 	}
 	var errs []error
 	if c.DataDir == "" {
@@ -116,7 +124,34 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		c.SignRate = rate
 	}
+	if v := strings.TrimSpace(getenv("CAMPAIGN_TRUSTED_PROXIES")); v != "" {
+		proxies, err := parsePrefixes(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = proxies
+	}
 	return c, errors.Join(errs...)
+}
+
+// parsePrefixes reads a comma-separated list of CIDRs or single addresses.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			errs = append(errs, fmt.Errorf("%q is neither a CIDR (like 10.0.0.0/8) nor an IP address", v))
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // MessageIDDomain is the right-hand side of our Message-Ids.

@@ -139,7 +139,7 @@ func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, log *slog
 	return handler.Settings{
 		Letters: letters, Recorder: rec, Log: log,
 		Sending:       c.Sending(),
-		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader),
+		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader, c.TrustedProxies),
 	}
 }
 
@@ -149,22 +149,36 @@ func (c *Config) Sending() letter.Sending {
 }
 
 // ClientIP finds the client's address for the per-client limit: the
-// connection's address, or the last address a reverse proxy put in
-// header.
-func ClientIP(header string) func(*http.Request) netip.Addr {
+// connection's, or, when the connection comes from one of trusted, the
+// last entry of header (all its lines joined): the one that proxy added.
+// Earlier entries are whatever the client claimed. A last entry that is
+// not one IP address means the connection's address is used.
+func ClientIP(header string, trusted []netip.Prefix) func(*http.Request) netip.Addr {
 	if header == "" {
 		return handler.RemoteIP
 	}
 	return func(r *http.Request) netip.Addr {
-		v := r.Header.Get(header)
-		if i := strings.LastIndex(v, ","); i >= 0 {
-			v = v[i+1:]
+		peer := handler.RemoteIP(r)
+		if !trustedPeer(peer, trusted) {
+			return peer
 		}
-		if addr, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
+		v := strings.Join(r.Header.Values(header), ",")
+		v = strings.TrimSpace(v[strings.LastIndex(v, ",")+1:])
+		if addr, err := netip.ParseAddr(v); err == nil {
 			return addr
 		}
-		return handler.RemoteIP(r)
+		return peer
 	}
+}
+
+func trustedPeer(peer netip.Addr, trusted []netip.Prefix) bool {
+	peer = peer.Unmap().WithZone("") // a zoned address matches no prefix
+	for _, p := range trusted {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
 }
 
 // WarnPlaceholders logs each target still at a stand-in .example address.
