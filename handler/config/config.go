@@ -41,6 +41,9 @@ type Config struct {
 	// TrustedProxies are the peers whose ClientIPHeader is believed
 	// (CAMPAIGN_TRUSTED_PROXIES); by default loopback only.
 	TrustedProxies []netip.Prefix
+	// Secret keys the hashes kept in place of personal data (the clients
+	// counted by the shared rate limit); from CAMPAIGN_SECRET.
+	Secret []byte
 }
 
 // DefaultTrustedProxies are loopback: a reverse proxy on the same host.
@@ -65,6 +68,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           16,
 		TrustedProxies:    DefaultTrustedProxies,
+		Secret:            []byte(getenv("CAMPAIGN_SECRET")),
 	}
 	var errs []error
 	if c.DataDir == "" {

@@ -49,6 +49,9 @@ func (s *Store) QueueDriver() riverdriver.Driver[*sql.Tx] { return s.queue }
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// migrate creates what is missing. client_limits (Limiter) keeps its
+// times as Unix milliseconds: integer arithmetic reads the same in SQLite
+// and Postgres, where their timestamps do not.
 func (s *Store) migrate(ctx context.Context) error {
 	ts, boolean := "TIMESTAMP", "BOOLEAN"
 	if s.postgres {
@@ -95,6 +98,12 @@ CREATE TABLE IF NOT EXISTS messages (
 	UNIQUE (signature_id, target_index)
 );
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
+CREATE TABLE IF NOT EXISTS client_limits (
+	client TEXT PRIMARY KEY,
+	full_at BIGINT NOT NULL,
+	allowed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS client_limits_full_at ON client_limits (full_at);
 `)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
