@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,14 +44,20 @@ type Settings struct {
 	// (CAMPAIGN_SANDBOX_TO: staging, deploy previews), fixed into each
 	// message when recorded.
 	Sending letter.Sending
-	// ClientIP names the client for rate limiting; nil means the
-	// connection's address.
-	ClientIP func(*http.Request) string
-	// RatePerMinute and Burst bound signatures per client address; zero
-	// means 20 a minute with bursts of 10.
+	// ClientIP is the client's address for the per-client limit; nil
+	// means the connection's (RemoteIP). The invalid address means
+	// unknown: that request is not limited per client, and the log counts
+	// it.
+	ClientIP func(*http.Request) netip.Addr
+	// RatePerMinute and Burst bound signatures per client (ClientPrefix);
+	// zero means 20 a minute with bursts of 10.
 	RatePerMinute float64
 	Burst         int
-	Log           *slog.Logger
+	// Limiter keeps the per-client limit (in a database shared by many
+	// instances, say); nil means in memory, from RatePerMinute and Burst,
+	// as also whenever Limiter fails.
+	Limiter Limiter
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -61,7 +67,7 @@ const MaxRequestBytes = 128 << 10
 
 type handler struct {
 	cfg     Settings
-	limiter *limiter
+	limiter *clientLimits
 	log     *slog.Logger
 	pages   pageCache
 	origins []string
@@ -84,7 +90,7 @@ func New(cfg Settings) http.Handler {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 10
 	}
-	h := &handler{cfg: cfg, log: cfg.Log, limiter: newLimiter(cfg.RatePerMinute/60, cfg.Burst, cfg.Now)}
+	h := &handler{cfg: cfg, log: cfg.Log, limiter: newClientLimits(cfg)}
 	for _, o := range cfg.AllowedOrigins {
 		h.origins = append(h.origins, strings.TrimRight(strings.ToLower(o), "/"))
 	}
@@ -95,15 +101,6 @@ func New(cfg Settings) http.Handler {
 	mux.HandleFunc("/api/sign", h.sign)
 	mux.HandleFunc(letter.ConfirmPath+"{token}", h.confirmLink)
 	return securityHeaders(mux)
-}
-
-// RemoteIP is the connection's address without its port.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
@@ -118,8 +115,8 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 	if !h.sameOrigin(w, r, s) {
 		return
 	}
-	if !h.limiter.allow(h.cfg.ClientIP(r)) {
-		w.Header().Set("Retry-After", strconv.Itoa(h.limiter.retryAfterSeconds()))
+	if ok, retry := h.limiter.allow(r); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		h.fail(w, r, s, errRateLimited)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Config struct {
 	// ClientIPHeader names the header in which a reverse proxy passes the
 	// client's address; empty means the connection's address.
 	ClientIPHeader string
+	// TrustedProxies are the peers whose ClientIPHeader is believed
+	// (CAMPAIGN_TRUSTED_PROXIES); by default loopback only.
+	TrustedProxies []netip.Prefix
 	// Confirm asks signers to confirm by email before their letters go out
 	// (CAMPAIGN_CONFIRM, on unless "off"); ConfirmTTL is how long a link
 	// works (CAMPAIGN_CONFIRM_TTL, default 7 days).
@@ -62,13 +66,17 @@ type Config struct {
 	// SiteURL is the site's public address, for links in emails
 	// (CAMPAIGN_SITE_URL; `serve` and the Netlify build know a default).
 	SiteURL string
-	// Secret keys confirmation links (CAMPAIGN_SECRET); see TokenKey.
+	// Secret keys confirmation links and the hashes kept in place of
+	// personal data (CAMPAIGN_SECRET); see TokenKey.
 	Secret string
 
 	keyOnce sync.Once
 	key     []byte
 	keyErr  error
 }
+
+// DefaultTrustedProxies are loopback: a reverse proxy on the same host.
+var DefaultTrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
 func (c *Config) Outbox() bool { return c.MailgunAPIKey == "" }
@@ -93,6 +101,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		MaxSignRate:       600,
 		SiteURL:           strings.TrimRight(strings.TrimSpace(getenv("CAMPAIGN_SITE_URL")), "/"),
 		Secret:            getenv("CAMPAIGN_SECRET"),
+		TrustedProxies:    DefaultTrustedProxies,
 	}
 	var errs []error
 	if c.DataDir == "" {
@@ -191,7 +200,34 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.Secret != "" && len(c.Secret) < 32 {
 		errs = append(errs, errors.New("CAMPAIGN_SECRET must be at least 32 characters (try: openssl rand -hex 32)"))
 	}
+	if v := strings.TrimSpace(getenv("CAMPAIGN_TRUSTED_PROXIES")); v != "" {
+		proxies, err := parsePrefixes(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CAMPAIGN_TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = proxies
+	}
 	return c, errors.Join(errs...)
+}
+
+// parsePrefixes reads a comma-separated list of CIDRs or single addresses.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			errs = append(errs, fmt.Errorf("%q is neither a CIDR (like 10.0.0.0/8) nor an IP address", v))
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // TokenKey is the key of confirmation links: CAMPAIGN_SECRET; else one

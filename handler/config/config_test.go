@@ -1,7 +1,9 @@
 package config
 
 import (
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -62,19 +64,67 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	r, _ := http.NewRequest("POST", "/api/sign", nil)
-	r.RemoteAddr = "10.0.0.1:5555"
-	r.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.9")
-	if got := ClientIP("")(r); got != "10.0.0.1" {
-		t.Errorf("without a header setting: %q", got)
+	xff := "X-Forwarded-For"
+	tests := []struct {
+		name   string
+		header string // the setting; empty: the connection's address
+		peer   string
+		lines  []string
+		want   string
+	}{
+		{"no header setting", "", "10.0.0.1:5555", []string{"203.0.113.9"}, "10.0.0.1"},
+		// The last entry is the one the trusted proxy added; earlier ones,
+		// and earlier lines, are whatever the client claimed.
+		{"last entry", xff, "127.0.0.1:5555", []string{"6.6.6.6, 203.0.113.9"}, "203.0.113.9"},
+		{"two header lines", xff, "127.0.0.1:5555", []string{"6.6.6.6, 7.7.7.7", "203.0.113.9"}, "203.0.113.9"},
+		{"forged first line", xff, "[::1]:5555", []string{"203.0.113.1", "2001:db8::9"}, "2001:db8::9"},
+		{"IPv4-mapped peer is loopback", xff, "[::ffff:127.0.0.1]:5555", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"not an IP", xff, "127.0.0.1:5555", []string{"203.0.113.9, unknown"}, "127.0.0.1"},
+		{"address with a port", xff, "127.0.0.1:5555", []string{"203.0.113.9:443"}, "127.0.0.1"},
+		{"empty last entry", xff, "127.0.0.1:5555", []string{"203.0.113.9,"}, "127.0.0.1"},
+		{"header missing", xff, "127.0.0.1:5555", nil, "127.0.0.1"},
+		// Anyone reaching the server directly could claim any address.
+		{"untrusted peer", xff, "198.51.100.4:5555", []string{"203.0.113.9"}, "198.51.100.4"},
 	}
-	// The last entry is the one the trusted proxy added; earlier ones are
-	// whatever the client claimed.
-	if got := ClientIP("X-Forwarded-For")(r); got != "203.0.113.9" {
-		t.Errorf("from X-Forwarded-For: %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("POST", "/api/sign", nil)
+			r.RemoteAddr = tt.peer
+			for _, l := range tt.lines {
+				r.Header.Add("X-Forwarded-For", l)
+			}
+			if got := ClientIP(tt.header, DefaultTrustedProxies)(r); got != netip.MustParseAddr(tt.want) {
+				t.Errorf("client %v, want %s", got, tt.want)
+			}
+		})
 	}
-	r.Header.Del("X-Forwarded-For")
-	if got := ClientIP("X-Forwarded-For")(r); got != "10.0.0.1" {
-		t.Errorf("header missing: %q", got)
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"CAMPAIGN_CLIENT_IP_HEADER": "X-Real-IP", "CAMPAIGN_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientIP := c.Handler(nil, nil, nil, slog.New(slog.DiscardHandler)).ClientIP
+	for peer, believed := range map[string]bool{
+		"10.9.8.7:1": true, "192.0.2.7:1": true, "[2001:db8:1::1]:1": true,
+		"192.0.2.8:1": false, "127.0.0.1:1": false, // the list replaces the default
+	} {
+		r, _ := http.NewRequest("POST", "/api/sign", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Real-IP", "203.0.113.9")
+		if got := clientIP(r) == netip.MustParseAddr("203.0.113.9"); got != believed {
+			t.Errorf("peer %s: header believed %v, want %v", peer, got, believed)
+		}
+	}
+	_, err = Load(env(map[string]string{"CAMPAIGN_TRUSTED_PROXIES": "10.0.0.0/8, 10.0.0.0/33, proxy.internal"}))
+	if err == nil || !strings.Contains(err.Error(), "CAMPAIGN_TRUSTED_PROXIES") ||
+		!strings.Contains(err.Error(), `"10.0.0.0/33"`) || !strings.Contains(err.Error(), `"proxy.internal"`) {
+		t.Fatalf("invalid proxies: %v", err)
+	}
+	if d, _ := Load(env(nil)); len(d.TrustedProxies) != 2 {
+		t.Fatalf("default trusted proxies %v, want loopback", d.TrustedProxies)
 	}
 }

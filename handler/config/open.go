@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -158,7 +159,7 @@ func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, conf hand
 		Letters: letters, Recorder: rec, Log: log,
 		Confirm: c.Confirm, Confirmer: conf, AllowedOrigins: c.AllowedOrigins,
 		Sending:       sending,
-		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader),
+		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader, c.TrustedProxies),
 	}
 }
 
@@ -168,22 +169,37 @@ func (c *Config) Sending() letter.Sending {
 		SiteURL: c.SiteURL, ConfirmTTL: c.ConfirmTTL}
 }
 
-// ClientIP names the client for rate limiting: the connection's address,
-// or the last address a trusted reverse proxy put in header.
-func ClientIP(header string) func(*http.Request) string {
+// ClientIP finds the client's address for the per-client limit: the
+// connection's, or, when the connection comes from one of trusted, the
+// last entry of header (all its lines joined): the one that proxy added.
+// Earlier entries are whatever the client claimed. A last entry that is
+// not one IP address means the connection's address is used.
+func ClientIP(header string, trusted []netip.Prefix) func(*http.Request) netip.Addr {
 	if header == "" {
 		return handler.RemoteIP
 	}
-	return func(r *http.Request) string {
-		v := r.Header.Get(header)
-		if i := strings.LastIndex(v, ","); i >= 0 {
-			v = v[i+1:]
+	return func(r *http.Request) netip.Addr {
+		peer := handler.RemoteIP(r)
+		if !trustedPeer(peer, trusted) {
+			return peer
 		}
-		if v = strings.TrimSpace(v); v != "" {
-			return v
+		v := strings.Join(r.Header.Values(header), ",")
+		v = strings.TrimSpace(v[strings.LastIndex(v, ",")+1:])
+		if addr, err := netip.ParseAddr(v); err == nil {
+			return addr
 		}
-		return handler.RemoteIP(r)
+		return peer
 	}
+}
+
+func trustedPeer(peer netip.Addr, trusted []netip.Prefix) bool {
+	peer = peer.Unmap().WithZone("") // a zoned address matches no prefix
+	for _, p := range trusted {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
 }
 
 // WarnPlaceholders logs each target still at a stand-in .example address.

@@ -117,6 +117,15 @@ CREATE TABLE tallies (
 	n INTEGER NOT NULL,
 	PRIMARY KEY (letter_id, name)
 );`,
+	// 3: the per-client limit shared by every process (Limiter). Its
+	// times are Unix milliseconds: integer arithmetic reads the same in
+	// SQLite and Postgres, where their timestamps do not.
+	`CREATE TABLE client_limits (
+	client TEXT PRIMARY KEY,
+	full_at BIGINT NOT NULL,
+	allowed INTEGER NOT NULL
+);
+CREATE INDEX client_limits_full_at ON client_limits (full_at);`,
 }
 
 // SchemaVersion is the schema this program works with.

@@ -8,9 +8,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -120,23 +120,29 @@ func Request(ctx context.Context, ev events.APIGatewayProxyRequest, paths map[st
 	}
 	req.Host = req.Header.Get("Host")
 	req.ContentLength = int64(len(body))
-	req.RemoteAddr = net.JoinHostPort(clientIP(req, ev), "0")
+	if ip := clientIP(req, ev); ip.IsValid() {
+		req.RemoteAddr = netip.AddrPortFrom(ip, 0).String()
+	}
 	if strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
 		req.URL.Scheme = "https"
 	}
 	return req, nil
 }
 
-// clientIP is the supporter's address as Netlify saw it. X-Forwarded-For
-// is not used: its first entries are whatever the client claims.
-func clientIP(r *http.Request, ev events.APIGatewayProxyRequest) string {
-	if ip := strings.TrimSpace(r.Header.Get(ClientIPHeader)); ip != "" {
-		return ip
+// clientIP is the supporter's address as Netlify saw it: its header,
+// when that holds one IP address, else the event's source IP.
+// X-Forwarded-For is not used: its first entries are whatever the client
+// claims. With neither, the address is unknown (invalid), and the handler
+// keeps no per-client bucket for the request rather than one shared by
+// every such request.
+func clientIP(r *http.Request, ev events.APIGatewayProxyRequest) netip.Addr {
+	if vs := r.Header.Values(ClientIPHeader); len(vs) == 1 {
+		if addr, err := netip.ParseAddr(strings.TrimSpace(vs[0])); err == nil {
+			return addr
+		}
 	}
-	if ev.RequestContext.Identity.SourceIP != "" {
-		return ev.RequestContext.Identity.SourceIP
-	}
-	return "0.0.0.0"
+	addr, _ := netip.ParseAddr(strings.TrimSpace(ev.RequestContext.Identity.SourceIP))
+	return addr
 }
 
 // Response turns a recorded response into an event; bodies that are not

@@ -267,7 +267,13 @@ func TestRequestClientIP(t *testing.T) {
 		{"header trimmed", map[string]string{"x-nf-client-connection-ip": " 203.0.113.9 "}, nil, "", "203.0.113.9"},
 		{"blank header falls back", map[string]string{"x-nf-client-connection-ip": "  "}, nil, "10.1.2.3", "10.1.2.3"},
 		{"source IP without the header", map[string]string{"x-forwarded-for": "6.6.6.6"}, nil, "10.1.2.3", "10.1.2.3"},
-		{"neither", map[string]string{"x-forwarded-for": "6.6.6.6"}, nil, "", "0.0.0.0"},
+		// Netlify's header is one address: a list or junk is not believed.
+		{"a list in the header", map[string]string{"x-nf-client-connection-ip": "6.6.6.6, 203.0.113.7"}, nil, "10.1.2.3", "10.1.2.3"},
+		{"junk in the header", map[string]string{"x-nf-client-connection-ip": "unknown"}, nil, "10.1.2.3", "10.1.2.3"},
+		{"two header lines", nil, map[string][]string{"X-Nf-Client-Connection-Ip": {"6.6.6.6", "203.0.113.7"}}, "10.1.2.3", "10.1.2.3"},
+		// Unknown: no address at all, rather than one every such request shares.
+		{"neither", map[string]string{"x-forwarded-for": "6.6.6.6"}, nil, "", ""},
+		{"junk in both", map[string]string{"x-nf-client-connection-ip": "0.0.0.0.0"}, nil, "somewhere", ""},
 		{"IPv6 header", map[string]string{"x-nf-client-connection-ip": "2001:db8::7"}, nil, "10.1.2.3", "2001:db8::7"},
 		{"IPv6 source IP", nil, nil, "2001:db8::8", "2001:db8::8"},
 	}
@@ -276,6 +282,12 @@ func TestRequestClientIP(t *testing.T) {
 			ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: "/api/sign", Headers: tt.headers, MultiValueHeaders: tt.multi}
 			ev.RequestContext.Identity.SourceIP = tt.sourceIP
 			s := through(t, ev)
+			if tt.want == "" {
+				if s.RemoteAddr != "" {
+					t.Errorf("RemoteAddr %q, want none", s.RemoteAddr)
+				}
+				return
+			}
 			host, port, err := net.SplitHostPort(s.RemoteAddr)
 			if err != nil {
 				t.Fatalf("RemoteAddr %q does not split: %v", s.RemoteAddr, err)

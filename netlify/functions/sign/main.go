@@ -6,17 +6,21 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"campaignkit/handler"
 	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
+	"campaignkit/handler/store"
 	"campaignkit/netlify/buildinfo"
 	"campaignkit/netlify/lambda"
 )
@@ -64,6 +68,7 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 	}
 	var rec handler.Recorder
 	var conf handler.Confirmer
+	var lazy *lazyRecorder
 	switch {
 	case info.Preview() && cfg.SandboxTo == "":
 		log.Warn("deploy preview without CAMPAIGN_SANDBOX_TO: letters are refused", "context", info.Context)
@@ -77,7 +82,7 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		// With DATABASE_URL: record with the delivery jobs in Postgres and
 		// try the sends at once; the scheduled deliver function retries the
 		// rest. Without: send now, with a few quick retries (see README).
-		lazy := &lazyRecorder{open: func() (*config.Parts, error) {
+		lazy = &lazyRecorder{open: func() (*config.Parts, error) {
 			ctx, cancel := context.WithTimeout(ctx, config.OpenBudget)
 			defer cancel()
 			return cfg.Open(ctx, config.Program{TryInline: config.InlineBudget}, log)
@@ -95,7 +100,63 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 	}
 	hc := cfg.Handler(letters, rec, conf, log)
 	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
+	switch {
+	case lazy == nil: // letters are refused: nothing to limit
+	case cfg.DatabaseURL == "":
+		log.Info("no database: the per-client limit is kept by each function instance")
+	case len(hc.Sending.TokenKey) < store.MinSecret:
+		log.Warn("no key for the hashes of client addresses (CAMPAIGN_SECRET or MAILGUN_API_KEY): the per-client limit is kept by each function instance, not in the database")
+	default:
+		hc.Limiter = &sharedLimiter{rec: lazy, secret: hc.Sending.TokenKey, perMinute: hc.RatePerMinute, burst: hc.Burst}
+	}
 	return handler.New(hc)
+}
+
+// sharedLimiter keeps the per-client limit in the database, so that every
+// instance of the function shares it. Until the recorder has opened the
+// database, or when a check fails or is slow, it errs, and the handler
+// limits in memory for that request.
+type sharedLimiter struct {
+	rec       *lazyRecorder
+	secret    []byte
+	perMinute float64
+	burst     int
+
+	mu  sync.Mutex
+	lim *store.Limiter
+}
+
+// limitBudget bounds a check: a slow database must not hold up the answer.
+const limitBudget = 2 * time.Second
+
+func (s *sharedLimiter) Allow(ctx context.Context, client netip.Prefix) (bool, time.Duration, error) {
+	lim, err := s.limiter()
+	if err != nil {
+		return false, 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, limitBudget)
+	defer cancel()
+	return lim.Allow(ctx, client)
+}
+
+func (s *sharedLimiter) limiter() (*store.Limiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lim != nil {
+		return s.lim, nil
+	}
+	// Opening is the recorder's job: opening here too would double the
+	// wait for every supporter while the database is down.
+	parts := s.rec.opened()
+	if parts == nil || parts.Store == nil {
+		return nil, errors.New("the database is not open yet")
+	}
+	lim, err := store.NewLimiter(parts.Store, s.secret, s.perMinute, s.burst, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.lim = lim
+	return lim, nil
 }
 
 // lazyRecorder opens the database on first use and again after a failed
@@ -120,6 +181,13 @@ func (l *lazyRecorder) get() (handler.Recorder, error) {
 		l.parts = parts
 	}
 	return l.parts.Recorder, nil
+}
+
+// opened is the parts once open, else nil; it never opens them.
+func (l *lazyRecorder) opened() *config.Parts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.parts
 }
 
 func (l *lazyRecorder) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {

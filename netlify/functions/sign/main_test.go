@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -262,6 +264,10 @@ func TestClientIPFromNetlifyHeader(t *testing.T) {
 		{"Netlify's header", func(*events.APIGatewayProxyRequest) {}, "203.0.113.7"},
 		{"source IP", noHeader, "10.1.2.3"},
 		{"IPv6", func(ev *events.APIGatewayProxyRequest) { ev.Headers["x-nf-client-connection-ip"] = "2001:db8::7" }, "2001:db8::7"},
+		{"a list in Netlify's header", func(ev *events.APIGatewayProxyRequest) {
+			ev.Headers["x-nf-client-connection-ip"] = "6.6.6.6, 203.0.113.7"
+		}, "10.1.2.3"},
+		{"neither", func(ev *events.APIGatewayProxyRequest) { noHeader(ev); ev.RequestContext.Identity.SourceIP = "" }, "invalid IP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,10 +278,76 @@ func TestClientIPFromNetlifyHeader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := handler.RemoteIP(req); got != tt.want {
+			if got := handler.RemoteIP(req).String(); got != tt.want {
 				t.Errorf("RemoteAddr %q gives %q, want %q", req.RemoteAddr, got, tt.want)
 			}
 		})
+	}
+}
+
+// signer is the JSON fixture's event, signed by the nth address, from ip
+// (Netlify's header; none when empty, nor a source IP).
+func signer(t *testing.T, n int, ip string) events.APIGatewayProxyRequest {
+	t.Helper()
+	ev := event(t, "json.json")
+	ev.Body = strings.Replace(ev.Body, "jose@example.org", fmt.Sprintf("limit%d@example.org", n), 1)
+	ev.Headers["x-nf-client-connection-ip"] = ip
+	if ip == "" {
+		delete(ev.Headers, "x-nf-client-connection-ip")
+		ev.RequestContext.Identity.SourceIP = ""
+	}
+	return ev
+}
+
+// Requests whose client Netlify did not name are not limited as one
+// client (before, all of them shared 0.0.0.0's ten signatures), while one
+// named client still is.
+func TestUnknownClientsDoNotShareABucket(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	fn := function(t, published(t, "production"), mailgunEnv(mg))
+	for i := range 12 {
+		if resp := invoke(t, fn, signer(t, i, "")); resp.StatusCode != 200 {
+			t.Fatalf("unknown client %d: %d %s", i+1, resp.StatusCode, resp.Body)
+		}
+	}
+	statuses := []int{}
+	for i := range 12 {
+		statuses = append(statuses, invoke(t, fn, signer(t, 100+i, "203.0.113.7")).StatusCode)
+	}
+	if statuses[9] != 200 || statuses[10] != 429 {
+		t.Fatalf("one client's statuses %v: want its burst of 10, then 429", statuses)
+	}
+}
+
+// With a database and CAMPAIGN_SECRET, every instance of the function
+// counts a client's signatures in the database: two cold starts together
+// allow one burst, not one each.
+func TestInstancesShareTheLimitInTheDatabase(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := mailgunEnv(mg)
+	env["DATABASE_URL"] = url
+	env["CAMPAIGN_SECRET"] = "a secret of at least sixteen bytes"
+	one := function(t, published(t, "production"), env)
+	two := function(t, published(t, "production"), env)
+	allowed := 0
+	for i := range 20 {
+		fn := one
+		if i%2 == 1 {
+			fn = two
+		}
+		switch resp := invoke(t, fn, signer(t, i, "2001:db8:1:2::"+strconv.Itoa(i+1))); resp.StatusCode {
+		case 200:
+			allowed++
+		case 429:
+		default:
+			t.Fatalf("signature %d: %d %s", i+1, resp.StatusCode, resp.Body)
+		}
+	}
+	if allowed != 10 {
+		t.Fatalf("two instances allowed %d signatures from one /64, want one burst of 10", allowed)
 	}
 }
 
