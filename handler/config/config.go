@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,16 @@ type Config struct {
 	// ClientIPHeader names the header in which a reverse proxy passes the
 	// client's address; empty means the connection's address.
 	ClientIPHeader string
+	// TurnstileSiteKey and TurnstileSecretKey turn on Cloudflare
+	// Turnstile, both or neither; TurnstileVerifyURL replaces siteverify's
+	// address (tests), empty for Cloudflare's.
+	TurnstileSiteKey   string
+	TurnstileSecretKey string
+	TurnstileVerifyURL string
 }
+
+// Turnstile reports whether the form carries the Turnstile check.
+func (c *Config) Turnstile() bool { return c.TurnstileSecretKey != "" }
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
 func (c *Config) Outbox() bool { return c.MailgunAPIKey == "" }
@@ -57,6 +67,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		SignRate:          20,
 		ClientIPHeader:    strings.TrimSpace(getenv("CAMPAIGN_CLIENT_IP_HEADER")),
 		Workers:           16,
+
+		TurnstileSiteKey:   strings.TrimSpace(getenv("TURNSTILE_SITE_KEY")),
+		TurnstileSecretKey: strings.TrimSpace(getenv("TURNSTILE_SECRET_KEY")),
+		TurnstileVerifyURL: strings.TrimSpace(getenv("TURNSTILE_VERIFY_URL")),
 	}
 	var errs []error
 	if c.DataDir == "" {
@@ -115,6 +129,16 @@ func Load(getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_SIGN_RATE %q must be signatures a minute per address, like 20", v))
 		}
 		c.SignRate = rate
+	}
+	// One key without the other is a page without the widget whose every
+	// signature is refused, or a widget whose answer nobody checks.
+	if (c.TurnstileSiteKey == "") != (c.TurnstileSecretKey == "") {
+		errs = append(errs, errors.New("TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together (or neither, for no Turnstile)"))
+	}
+	if v := c.TurnstileVerifyURL; v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("TURNSTILE_VERIFY_URL %q must be an http(s) address", v))
+		}
 	}
 	return c, errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
 	"campaignkit/handler/store/postgres"
+	"campaignkit/handler/turnstile"
 )
 
 // Program says what a program needs of the campaign's parts.
@@ -135,11 +136,15 @@ func (c *Config) queueOptions(p Program, log *slog.Logger) queue.Options {
 
 // Handler is the sign handler's settings, taking signatures through rec.
 func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, log *slog.Logger) handler.Settings {
-	return handler.Settings{
+	s := handler.Settings{
 		Letters: letters, Recorder: rec, Log: log,
 		Sending:       c.Sending(),
 		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader),
 	}
+	if c.Turnstile() {
+		s.Verifier = turnstile.New(c.TurnstileSecretKey, c.TurnstileVerifyURL)
+	}
+	return s
 }
 
 // Sending is how the campaign addresses its letters.
