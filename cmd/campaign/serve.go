@@ -53,7 +53,7 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 			log.Warn("the local outbox page is served only on a loopback address; letters are kept in the data folder", "addr", ln.Addr().String())
 		}
 	}
-	mux.Handle("/", staticSite(public))
+	mux.Handle("/", staticSite(public, pageCSP(cfg.TurnstileSiteKey)))
 
 	srv := &http.Server{
 		Handler:           mux,
