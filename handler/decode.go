@@ -13,11 +13,14 @@ import (
 	"unicode/utf8"
 
 	"campaignkit/handler/letter"
+	"campaignkit/handler/turnstile"
 )
 
 // decode reads a signature from a form post or a JSON body. It returns as
 // much of the signer as it could read even on error, so that an error page
-// can give the supporter back what they typed.
+// can give the supporter back what they typed. The Turnstile token, not part
+// of the signature, is left in r.PostForm (as ParseForm would leave a form
+// post's fields) for the check that reads it.
 func decode(w http.ResponseWriter, r *http.Request) (*letter.Signer, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
 	if err != nil {
@@ -31,17 +34,18 @@ func decode(w http.ResponseWriter, r *http.Request) (*letter.Signer, error) {
 	if err != nil {
 		return nil, malformed("send the form as application/x-www-form-urlencoded or application/json")
 	}
+	r.PostForm = url.Values{}
 	switch mediaType {
 	case "application/x-www-form-urlencoded":
-		return decodeForm(body)
+		return decodeForm(body, r.PostForm)
 	case "application/json":
-		return decodeJSON(body)
+		return decodeJSON(body, r.PostForm)
 	default:
 		return nil, malformed("send the form as application/x-www-form-urlencoded or application/json")
 	}
 }
 
-func decodeForm(body []byte) (*letter.Signer, error) {
+func decodeForm(body []byte, extra url.Values) (*letter.Signer, error) {
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, malformed("the form data is not valid URL encoding")
@@ -62,6 +66,7 @@ func decodeForm(body []byte) (*letter.Signer, error) {
 		problem = letter.FieldErrors{letter.OptIn: "Please tick the box or leave it empty."}
 	}
 	s.OptIn = optIn
+	extra.Set(turnstile.ResponseField, values.Get(turnstile.ResponseField))
 	return s, problem
 }
 
@@ -77,8 +82,9 @@ func parseBool(v string) (value, ok bool) {
 
 // decodeJSON reads one JSON object of the contract's fields. Names match
 // exactly (EMAIL is not email), none may repeat, and a field that is not
-// valid UTF-8 is named rather than silently repaired.
-func decodeJSON(body []byte) (*letter.Signer, error) {
+// valid UTF-8 is named rather than silently repaired. The Turnstile token
+// goes to extra.
+func decodeJSON(body []byte, extra url.Values) (*letter.Signer, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, malformed("the body is not a JSON object of the signature's fields")
@@ -100,6 +106,16 @@ func decodeJSON(body []byte) (*letter.Signer, error) {
 			return s, malformed(fmt.Sprintf("the field %q was sent more than once", name))
 		}
 		seen[name] = true
+		if name == turnstile.ResponseField {
+			var token *string
+			if err := json.Unmarshal(raw, &token); err != nil {
+				return s, malformed(fmt.Sprintf("the field %q must be a string", name))
+			}
+			if token != nil {
+				extra.Set(name, *token)
+			}
+			continue
+		}
 		f, known := letter.FieldByName(name)
 		if !known && name != letter.OptIn {
 			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))

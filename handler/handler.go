@@ -60,6 +60,10 @@ type Settings struct {
 	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Verifier, when set, checks each signature's Turnstile token before
+	// it is recorded (TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY).
+	Verifier Verifier
 }
 
 // MaxRequestBytes caps a signature's request body.
@@ -136,6 +140,12 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 	}
 	if errs := s.Validate(l); errs != nil {
 		h.fail(w, r, s, errs)
+		return
+	}
+	// After validation: a token is single use, so spend it only on a
+	// signature that will be recorded.
+	if err := h.checkChallenge(r); err != nil {
+		h.fail(w, r, s, err)
 		return
 	}
 	if l.Confirms(h.cfg.Confirm) {

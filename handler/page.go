@@ -48,6 +48,9 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 		values = s.Values()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if h.cfg.Verifier != nil {
+		w.Header().Set("Content-Security-Policy", challengeCSP)
+	}
 	w.WriteHeader(status)
 	if err := h.pages.get(l.Pages.Error).fillForm(w, values, problems); err != nil {
 		h.log.Error("error page", "error", err.Error())

@@ -75,15 +75,11 @@ func TestNetlifyToml(t *testing.T) {
 		headers[h.For] = h.Values
 	}
 	all := headers["/*"]
-	csp := all["Content-Security-Policy"]
-	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP lacks %q: %q", want, csp)
-		}
-	}
-	for _, bad := range []string{"http:", "https:", "*.", "'unsafe-inline'", "'unsafe-eval'"} {
-		if strings.Contains(csp, bad) {
-			t.Errorf("CSP allows %q: %q", bad, csp)
+	// The pages' policy comes from public/_headers, which `campaign build`
+	// writes (cmd/campaign tests it): set here too, this one would win.
+	for path, values := range headers {
+		if csp, ok := values["Content-Security-Policy"]; ok {
+			t.Errorf("netlify.toml sets the Content-Security-Policy of %s (%q), overriding public/_headers", path, csp)
 		}
 	}
 	for _, name := range []string{"Strict-Transport-Security", "Referrer-Policy", "Permissions-Policy", "X-Content-Type-Options"} {

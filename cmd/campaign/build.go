@@ -15,8 +15,9 @@ import (
 
 // buildSite runs the pinned Hugo, in this process, on the site in siteDir
 // and writes it to publicDir. A deploy context other than production
-// (Netlify's CONTEXT) builds the page with a "preview" banner.
-func buildSite(siteDir, publicDir, deployContext string) error {
+// (Netlify's CONTEXT) builds the page with a "preview" banner; a Turnstile
+// site key puts Cloudflare Turnstile's widget in the form.
+func buildSite(siteDir, publicDir, deployContext, turnstileSiteKey string) error {
 	src, err := filepath.Abs(siteDir)
 	if err != nil {
 		return err
@@ -28,6 +29,13 @@ func buildSite(siteDir, publicDir, deployContext string) error {
 	if buildinfo.IsPreview(deployContext) {
 		// Hugo reads HUGO_PARAMS_* from the environment as site params.
 		os.Setenv("HUGO_PARAMS_PREVIEW", "true")
+	}
+	// Set or cleared each time: the widget appears only with the key this
+	// build was given.
+	if turnstileSiteKey != "" {
+		os.Setenv("HUGO_PARAMS_TURNSTILESITEKEY", turnstileSiteKey)
+	} else {
+		os.Unsetenv("HUGO_PARAMS_TURNSTILESITEKEY")
 	}
 	args := []string{"build", "--source", src, "--destination", dst, "--cleanDestinationDir", "--minify",
 		"--logLevel", "warn", "--environment", "production"}
@@ -79,4 +87,16 @@ func prepareFunction(publicDir, functionDir, deployContext, siteURL string) erro
 		return err
 	}
 	return os.WriteFile(filepath.Join(dst, buildinfo.File), info, 0o644)
+}
+
+// writeHeaders writes the pages' Content-Security-Policy into public/ as
+// Netlify's _headers file. netlify.toml cannot hold it: it is the same for
+// every build, and where both name a header for a path, netlify.toml's wins.
+func writeHeaders(publicDir, csp string) error {
+	text := "# Written by `campaign build` (cmd/campaign/build.go): the pages' policy.\n" +
+		"/*\n  Content-Security-Policy: " + csp + "\n"
+	if err := os.WriteFile(filepath.Join(publicDir, "_headers"), []byte(text), 0o644); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	return nil
 }

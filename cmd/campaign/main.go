@@ -108,7 +108,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "build":
 		deployContext := getenv("CONTEXT") // set by Netlify's build
-		if err := buildSite(*site, *public, deployContext); err != nil {
+		// Only the site key: the secret is the function's, at run time.
+		siteKey := strings.TrimSpace(getenv("TURNSTILE_SITE_KEY"))
+		if err := buildSite(*site, *public, deployContext, siteKey); err != nil {
+			return err
+		}
+		if err := writeHeaders(*public, pageCSP(siteKey)); err != nil {
 			return err
 		}
 		// A site whose letters the handler would refuse must not deploy.
@@ -135,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				*addr = ":" + port
 			}
 		}
-		if err := buildSite(*site, *public, ""); err != nil {
+		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey); err != nil {
 			return err
 		}
 		return serve(ctx, cfg, *addr, *public, log)

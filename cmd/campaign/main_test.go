@@ -216,7 +216,7 @@ func golden(t *testing.T, path, got string) {
 // letter this site publishes.
 func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 	public := filepath.Join(t.TempDir(), "public")
-	if err := buildSite(filepath.Join(repoRoot(t), "site"), public, ""); err != nil {
+	if err := buildSite(filepath.Join(repoRoot(t), "site"), public, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	read := func(path string) map[string]any {

@@ -31,7 +31,7 @@ func testRoutes(t *testing.T) http.Handler {
 		ReplyTo: "jane@example.org", To: "t@gov.example", Subject: "S", Text: "T"}); err != nil {
 		t.Fatal(err)
 	}
-	return routes(handler.New(handler.Settings{}), staticSite(public), box, "")
+	return routes(handler.New(handler.Settings{}), staticSite(public, siteCSP), box, "")
 }
 
 // request is one request as a browser elsewhere (local: on this machine)

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 		}
 	}
 	srv := &http.Server{
-		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public), box, anyStylesheet(letters)),
+		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

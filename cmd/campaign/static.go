@@ -11,20 +11,31 @@ import (
 	"sync"
 
 	"campaignkit/handler"
+	"campaignkit/handler/turnstile"
 )
 
 // siteCSP lets the pages load only their own fingerprinted CSS, JS and
-// icon, and talk only to this origin (netlify.toml sets the same).
+// icon, and talk only to this origin (on Netlify: public/_headers, which
+// `campaign build` writes).
 const siteCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// staticSite serves the built site with security headers, gzip for text,
-// and no directory listings; fingerprinted assets are cached for a year,
-// pages are revalidated.
-func staticSite(public string) http.Handler {
+// pageCSP is the pages' policy: siteCSP, and Cloudflare Turnstile's script
+// and frame when the site is built with its site key.
+func pageCSP(turnstileSiteKey string) string {
+	if turnstileSiteKey == "" {
+		return siteCSP
+	}
+	return turnstile.CSP(siteCSP)
+}
+
+// staticSite serves the built site with security headers (csp: the
+// pages' policy), gzip for text, and no directory listings; fingerprinted
+// assets are cached for a year, pages are revalidated.
+func staticSite(public, csp string) http.Handler {
 	files := http.FileServer(http.FS(noListing{os.DirFS(public)}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		handler.SecurityHeaders(h, siteCSP)
+		handler.SecurityHeaders(h, csp)
 		if isFingerprinted(r.URL.Path) {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {

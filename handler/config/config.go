@@ -13,10 +13,10 @@ import (
 	"fmt"
 	"math"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +70,13 @@ type Config struct {
 	// personal data (CAMPAIGN_SECRET); see TokenKey.
 	Secret string
 
+	// TurnstileSiteKey and TurnstileSecretKey turn on Cloudflare
+	// Turnstile, both or neither; TurnstileVerifyURL replaces siteverify's
+	// address (tests), empty for Cloudflare's.
+	TurnstileSiteKey   string
+	TurnstileSecretKey string
+	TurnstileVerifyURL string
+
 	keyOnce sync.Once
 	key     []byte
 	keyErr  error
@@ -77,6 +84,9 @@ type Config struct {
 
 // DefaultTrustedProxies are loopback: a reverse proxy on the same host.
 var DefaultTrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// Turnstile reports whether the form carries the Turnstile check.
+func (c *Config) Turnstile() bool { return c.TurnstileSecretKey != "" }
 
 // Outbox reports whether letters go to the local outbox instead of Mailgun.
 func (c *Config) Outbox() bool { return c.MailgunAPIKey == "" }
@@ -102,6 +112,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		SiteURL:           strings.TrimRight(strings.TrimSpace(getenv("CAMPAIGN_SITE_URL")), "/"),
 		Secret:            getenv("CAMPAIGN_SECRET"),
 		TrustedProxies:    DefaultTrustedProxies,
+
+		TurnstileSiteKey:   strings.TrimSpace(getenv("TURNSTILE_SITE_KEY")),
+		TurnstileSecretKey: strings.TrimSpace(getenv("TURNSTILE_SECRET_KEY")),
+		TurnstileVerifyURL: strings.TrimSpace(getenv("TURNSTILE_VERIFY_URL")),
 	}
 	var errs []error
 	if c.DataDir == "" {
@@ -206,6 +220,16 @@ func Load(getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_TRUSTED_PROXIES: %w", err))
 		}
 		c.TrustedProxies = proxies
+	}
+	// One key without the other is a page without the widget whose every
+	// signature is refused, or a widget whose answer nobody checks.
+	if (c.TurnstileSiteKey == "") != (c.TurnstileSecretKey == "") {
+		errs = append(errs, errors.New("TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY must be set together (or neither, for no Turnstile)"))
+	}
+	if v := c.TurnstileVerifyURL; v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("TURNSTILE_VERIFY_URL %q must be an http(s) address", v))
+		}
 	}
 	return c, errors.Join(errs...)
 }

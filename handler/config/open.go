@@ -19,6 +19,7 @@ import (
 	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
 	"campaignkit/handler/store/postgres"
+	"campaignkit/handler/turnstile"
 )
 
 // Program says what a program needs of the campaign's parts.
@@ -155,12 +156,16 @@ func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, conf hand
 	if conf != nil && c.Confirm && sending.SiteURL == "" {
 		log.Error("CAMPAIGN_SITE_URL is not set: letters that need confirmation are refused, since their links would lead nowhere")
 	}
-	return handler.Settings{
+	s := handler.Settings{
 		Letters: letters, Recorder: rec, Log: log,
 		Confirm: c.Confirm, Confirmer: conf, AllowedOrigins: c.AllowedOrigins,
 		Sending:       sending,
 		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader, c.TrustedProxies),
 	}
+	if c.Turnstile() {
+		s.Verifier = turnstile.New(c.TurnstileSecretKey, c.TurnstileVerifyURL)
+	}
+	return s
 }
 
 // Sending is how the campaign addresses its letters.

@@ -224,6 +224,8 @@
       busy = false;
       button.textContent = label;
       button.removeAttribute("aria-disabled");
+      // Turnstile's token (when the form has the widget) is single use.
+      if (window.turnstile) window.turnstile.reset();
     });
   });
 })();
