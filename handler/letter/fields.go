@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Field is one of the sign form's text fields: the one declaration that
@@ -56,9 +57,9 @@ var (
 var Fields = []Field{
 	{Name: "letter", Max: 64, Of: func(s *Signer) *string { return &s.Letter }},
 	{Name: "first_name", Required: true, Missing: "Please enter your first name.", Max: MaxName, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.FirstName }},
+		Of: func(s *Signer) *string { return &s.FirstName }, Check: checkName},
 	{Name: "last_name", Required: true, Missing: "Please enter your last name.", Max: MaxName, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.LastName }},
+		Of: func(s *Signer) *string { return &s.LastName }, Check: checkName},
 	{Name: "email", Required: true, Missing: "Please enter your email address.", Max: MaxEmail, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.Email }, Check: checkEmail},
 	{Name: "phone", Max: MaxPhone, Merge: true, Detail: true,
@@ -107,7 +108,38 @@ func mergeable(name string) bool {
 	return ok && f.Merge
 }
 
+// Messages for what validation refuses in a name or an address.
+const (
+	msgEncodedName = "Please enter your name as you write it, not encoded (nothing like =?utf-8?…?=)."
+	msgNameSigns   = `Please enter your name without the characters < > @ or ".`
+	msgEmailASCII  = "Please enter an email address in plain letters, digits and signs (no accented or other special characters), like name@example.com."
+)
+
+// checkName refuses what could make a name in the letter's From and
+// Reply-To headers read as something else: a MIME encoded word, which mail
+// programs decode into any text (an address among it), and the signs that
+// shape an address.
+func checkName(v string, _ *Letter) string {
+	// Any "=?" is refused, not only well-formed words: some decoders are
+	// lenient, and no name holds it.
+	if strings.Contains(v, "=?") {
+		return msgEncodedName
+	}
+	if strings.ContainsAny(v, `<>@"`) {
+		return msgNameSigns
+	}
+	return ""
+}
+
+// checkEmail accepts one plain ASCII address. net/mail also takes UTF-8
+// local parts and domains, which look like other addresses (a Cyrillic
+// "а" for a Latin "a") and which not every mail service delivers.
 func checkEmail(v string, _ *Letter) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return msgEmailASCII
+		}
+	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
 		return "Please enter an email address like name@example.com."

@@ -107,7 +107,8 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 }
 
 // textProblem is what is wrong with a field's text as text: unreadable,
-// control characters or line breaks where none belong, or too long.
+// control characters or line breaks where none belong, characters that
+// disguise it, or too long.
 func textProblem(v string, max int, multiline bool) string {
 	switch {
 	case !utf8.ValidString(v):
@@ -117,10 +118,72 @@ func textProblem(v string, max int, multiline bool) string {
 			return "This contains invisible control characters; please retype it."
 		}
 		return "This must be a single line of text."
-	case utf8.RuneCountInString(v) > max:
+	}
+	// A hidden character is named before the length: it is the problem,
+	// and it may be what makes the text too long.
+	if msg := disguiseProblem(v); msg != "" {
+		return msg
+	}
+	if utf8.RuneCountInString(v) > max {
 		return "This is too long (at most " + strconv.Itoa(max) + " characters)."
 	}
 	return ""
+}
+
+// Messages for the characters that let text look other than it is.
+const (
+	msgTag          = "This contains invisible tag characters; please type it again rather than pasting it."
+	msgFormat       = "This contains invisible formatting characters (such as zero-width spaces, direction marks or soft hyphens); please type it again rather than pasting it."
+	msgNoncharacter = "This contains characters that are not text (Unicode noncharacters); please type it again rather than pasting it."
+	msgPrivateUse   = "This contains private-use characters that other devices show differently or not at all; please type it again rather than pasting it."
+)
+
+// disguiseProblem names the first character in v that shows as nothing,
+// or as something else elsewhere: tag characters, format characters (bidi
+// overrides and isolates that reorder what is shown, zero-width characters,
+// BOM, soft hyphen), noncharacters and private-use characters. Each lets
+// a name or a letter read differently to the official than to us.
+func disguiseProblem(v string) string {
+	for _, r := range v {
+		switch hiddenClass(r) {
+		case classTag:
+			return msgTag
+		case classFormat:
+			return msgFormat
+		case classNoncharacter:
+			return msgNoncharacter
+		case classPrivateUse:
+			return msgPrivateUse
+		}
+	}
+	return ""
+}
+
+type charClass int
+
+const (
+	classVisible charClass = iota
+	classTag
+	classFormat
+	classNoncharacter
+	classPrivateUse
+)
+
+// hiddenClass is r's class among those disguiseProblem refuses. Tags come
+// first: most of them are format characters too, and the plane's
+// unassigned ones are not.
+func hiddenClass(r rune) charClass {
+	switch {
+	case r >= 0xE0000 && r <= 0xE007F:
+		return classTag
+	case unicode.Is(unicode.Cf, r):
+		return classFormat
+	case unicode.Is(unicode.Noncharacter_Code_Point, r):
+		return classNoncharacter
+	case unicode.Is(unicode.Co, r):
+		return classPrivateUse
+	}
+	return classVisible
 }
 
 // HasLineBreakOrControl reports whether s holds a line break, a control or
