@@ -25,6 +25,10 @@ type Field struct {
 	// Detail fields are the supporter's details the form's fieldset asks
 	// (site/data/form.yaml); the others are the letter and hidden fields.
 	Detail bool
+	// Clean fields say where a supporter came from (a share link's source
+	// and UTM tags). Whoever wrote the link typed them, not the supporter,
+	// so Normalize cleans them and nothing in them refuses a signature.
+	Clean bool
 	// Of is where the value lives in a Signer.
 	Of func(*Signer) *string
 	// Normalize, when set, runs after trimming (and line-break folding).
@@ -76,7 +80,12 @@ var Fields = []Field{
 			"Please enter a 5-digit ZIP code (or ZIP+4, like 12345-6789).")},
 	{Name: "subject", Max: MaxSubject, Of: func(s *Signer) *string { return &s.Subject }},
 	{Name: "body", Max: MaxBody, Multiline: true, Of: func(s *Signer) *string { return &s.Body }},
-	{Name: "source", Max: MaxSource, Of: func(s *Signer) *string { return &s.Source }},
+	{Name: "source", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.Source }},
+	{Name: "utm_source", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMSource }},
+	{Name: "utm_medium", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMMedium }},
+	{Name: "utm_campaign", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMCampaign }},
+	{Name: "utm_term", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMTerm }},
+	{Name: "utm_content", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMContent }},
 	// A honeypot: people never see it, so anything in it came from a bot.
 	{Name: "website", Max: 1000, Of: func(s *Signer) *string { return &s.Website },
 		Check: func(string, *Letter) string { return "This field must stay empty." }},

@@ -32,7 +32,7 @@ func TestEveryFieldRefusesDisguisedText(t *testing.T) {
 	for _, d := range disguises {
 		for _, r := range d.chars {
 			for _, f := range Fields {
-				if f.Name == "source" || f.Name == "website" { // the honeypot refuses all
+				if f.Clean || f.Name == "website" { // cleaned; the honeypot refuses all
 					continue
 				}
 				v, ok := valid[f.Name]
@@ -123,5 +123,50 @@ func TestEmailIsPlainASCII(t *testing.T) {
 	s.Email = "a" + at254
 	if errs := s.Validate(testLetter()); !strings.Contains(errs["email"], "at most 254") {
 		t.Errorf("a 255-character address: errors %v", errs)
+	}
+}
+
+// TestCleanFieldsNeverRefuse: source and the UTM tags come from a share
+// link, not from the supporter. Whatever they hold is cleaned and kept,
+// or dropped, and the signature stands.
+func TestCleanFieldsNeverRefuse(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"newsletter", "newsletter"},
+		{"  share\u2028link  ", "share link"},
+		{"a\r\nBcc: x@example.org", "a Bcc: x@example.org"},
+		{"news\u202eletter\u200b\ufeff", "newsletter"},
+		{"tag\U000E0041\U000E007F", "tag"},
+		{"pua\ue000\U000F0000", "pua"},
+		{"non\ufdd0\uffff\U0010FFFE", "non"},
+		{"nul\x00esc\x1b[31m", "nulesc[31m"},
+		{"bad\xff\xfeutf8\ufffd", "badutf8"},
+		{"\u00a0\u2003 spaced \t out \u0085", "spaced out"},
+		{"\u202e\u2066\u200b", ""},
+		{strings.Repeat("é", MaxSource+20), strings.Repeat("é", MaxSource)},
+		{strings.Repeat("a", MaxSource-1) + " b", strings.Repeat("a", MaxSource-1)},
+	} {
+		for _, f := range Fields {
+			if !f.Clean {
+				continue
+			}
+			s := validSigner()
+			*f.Of(&s) = tt.in
+			s.Normalize()
+			if got := *f.Of(&s); got != tt.want {
+				t.Errorf("%s %q cleaned to %q, want %q", f.Name, tt.in, got, tt.want)
+			}
+			if errs := s.Validate(testLetter()); errs != nil {
+				t.Errorf("%s %q refused: %v", f.Name, tt.in, errs)
+			}
+		}
+	}
+	var clean []string
+	for _, f := range Fields {
+		if f.Clean {
+			clean = append(clean, f.Name)
+		}
+	}
+	if got := strings.Join(clean, " "); got != "source utm_source utm_medium utm_campaign utm_term utm_content" {
+		t.Errorf("clean fields: %s", got)
 	}
 }

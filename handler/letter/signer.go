@@ -25,7 +25,13 @@ type Signer struct {
 	Body      string
 	OptIn     bool
 	Source    string
-	Website   string
+	// The UTM tags of the link the supporter came by, as they were.
+	UTMSource   string
+	UTMMedium   string
+	UTMCampaign string
+	UTMTerm     string
+	UTMContent  string
+	Website     string
 }
 
 // FullName is the signer's name as it appears on the letter.
@@ -68,6 +74,10 @@ func (e FieldErrors) Error() string {
 func (s *Signer) Normalize() {
 	for _, f := range Fields {
 		v := f.Of(s)
+		if f.Clean {
+			*v = cleanText(*v, f.Max)
+			continue
+		}
 		if f.Multiline {
 			*v = normalizeNewlines(*v)
 		} else {
@@ -86,6 +96,9 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 	errs := FieldErrors{}
 	for _, f := range Fields {
 		v := *f.Of(s)
+		if f.Clean {
+			continue // cleaned by Normalize, never refused
+		}
 		if v == "" {
 			if f.Required {
 				errs[f.Name] = f.Missing
@@ -184,6 +197,27 @@ func hiddenClass(r rune) charClass {
 		return classPrivateUse
 	}
 	return classVisible
+}
+
+// cleanText makes a clean field's value safe to keep: valid UTF-8 without
+// replacement characters, no control, line-break or hidden character, any
+// run of spaces as one, trimmed, at most max characters.
+func cleanText(v string, max int) string {
+	v = strings.ToValidUTF8(v, "")
+	v = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case r == utf8.RuneError || unicode.Is(unicode.Cc, r) || hiddenClass(r) != classVisible:
+			return -1
+		}
+		return r
+	}, v)
+	v = strings.Join(strings.Fields(v), " ")
+	if r := []rune(v); len(r) > max {
+		v = strings.TrimSpace(string(r[:max]))
+	}
+	return v
 }
 
 // HasLineBreakOrControl reports whether s holds a line break, a control or

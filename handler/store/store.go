@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS signatures (
 	phone TEXT NOT NULL,
 	opt_in $BOOL NOT NULL,
 	source TEXT NOT NULL,
+	utm_source TEXT NOT NULL DEFAULT '',
+	utm_medium TEXT NOT NULL DEFAULT '',
+	utm_campaign TEXT NOT NULL DEFAULT '',
+	utm_term TEXT NOT NULL DEFAULT '',
+	utm_content TEXT NOT NULL DEFAULT '',
 	subject TEXT NOT NULL,
 	body TEXT NOT NULL,
 	created_at $TS NOT NULL,
@@ -115,10 +120,43 @@ CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 	}
+	for _, c := range addedColumns {
+		if err := s.addColumn(ctx, tx, c.table, c.name, c.def); err != nil {
+			return fmt.Errorf("store: migrate: add %s.%s: %w", c.table, c.name, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
+}
+
+// addedColumns came after their table: a database made before lacks them
+// (CREATE TABLE IF NOT EXISTS leaves it as it is), so migrate adds them.
+var addedColumns = []struct{ table, name, def string }{
+	{"signatures", "utm_source", "TEXT NOT NULL DEFAULT ''"},
+	{"signatures", "utm_medium", "TEXT NOT NULL DEFAULT ''"},
+	{"signatures", "utm_campaign", "TEXT NOT NULL DEFAULT ''"},
+	{"signatures", "utm_term", "TEXT NOT NULL DEFAULT ''"},
+	{"signatures", "utm_content", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// addColumn adds a column the table lacks. SQLite has no ADD COLUMN IF NOT
+// EXISTS, so it asks the table first.
+func (s *Store) addColumn(ctx context.Context, tx *sql.Tx, table, name, def string) error {
+	if s.postgres {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN IF NOT EXISTS `+name+` `+def)
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2`, table, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+name+` `+def)
+	return err
 }
 
 // Tx is what Record's callers may do inside the recording transaction
@@ -231,6 +269,11 @@ var signatureColumns = columns[letter.Signature]{
 	{"phone", func(g *letter.Signature) any { return &g.Phone }},
 	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
 	{"source", func(g *letter.Signature) any { return &g.Source }},
+	{"utm_source", func(g *letter.Signature) any { return &g.UTMSource }},
+	{"utm_medium", func(g *letter.Signature) any { return &g.UTMMedium }},
+	{"utm_campaign", func(g *letter.Signature) any { return &g.UTMCampaign }},
+	{"utm_term", func(g *letter.Signature) any { return &g.UTMTerm }},
+	{"utm_content", func(g *letter.Signature) any { return &g.UTMContent }},
 	{"subject", func(g *letter.Signature) any { return &g.Subject }},
 	{"body", func(g *letter.Signature) any { return &g.Body }},
 	{"created_at", func(g *letter.Signature) any { return &g.CreatedAt }},

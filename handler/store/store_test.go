@@ -178,3 +178,32 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		}
 	})
 }
+
+// A database made before the UTM columns existed gets them when opened,
+// and keeps a signature's UTM tags from then on.
+func TestMigrationAddsTheUTMColumnsToAnOlderDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		old := open()
+		for _, c := range []string{"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"} {
+			if _, err := old.DB().ExecContext(ctx, `ALTER TABLE signatures DROP COLUMN `+c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old.Close()
+		st := open()
+		sig, msgs := signature("jane@example.org")
+		sig.UTMSource, sig.UTMMedium, sig.UTMCampaign, sig.UTMTerm, sig.UTMContent = "newsletter", "email", "spring", "families", "button"
+		if _, err := st.Record(ctx, sig, msgs, nil); err != nil {
+			t.Fatal(err)
+		}
+		again, msgs := signature("jane@example.org")
+		first, err := st.Record(ctx, again, msgs, nil)
+		if !errors.Is(err, letter.ErrDuplicate) {
+			t.Fatalf("repeat: %v", err)
+		}
+		if got := []string{first.UTMSource, first.UTMMedium, first.UTMCampaign, first.UTMTerm, first.UTMContent}; fmt.Sprint(got) != "[newsletter email spring families button]" {
+			t.Errorf("stored UTM tags %q", got)
+		}
+	})
+}
