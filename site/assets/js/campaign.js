@@ -157,6 +157,15 @@
     status.focus();
   }
 
+  // sameSitePath reports whether u is a path on this site, so that an
+  // answer never sends the supporter elsewhere. "//host" and "/\host" name
+  // another host (browsers read "\" as "/" and skip tabs and line breaks),
+  // so a path starts with one "/" and holds no "\", space or control.
+  function sameSitePath(u) {
+    if (typeof u !== "string" || !/^\/(?![\/\\])/.test(u) || /[\u0000-\u0020\u007f\\]/.test(u)) return false;
+    try { return new URL(u, location.href).origin === location.origin; } catch (e) { return false; }
+  }
+
   function notice(text) {
     clearErrors();
     status.className = "notice";
@@ -205,8 +214,7 @@
         if (r.ok && j.thanks_url) {
           if (store) try { store.removeItem(key); } catch (e) { /* nothing to clear */ }
           if (j.status === "accepted") {
-            // Only a path on this site: never follow a server's answer elsewhere.
-            location.assign(/^\/(?!\/)/.test(j.thanks_url) ? j.thanks_url : "/thanks/");
+            location.assign(sameSitePath(j.thanks_url) ? j.thanks_url : "/thanks/");
           } else {
             notice(j.message);
           }
