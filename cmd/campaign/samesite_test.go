@@ -8,6 +8,9 @@ import (
 
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
+
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/store/storetest"
 )
 
 // answerSign answers a send to /api/sign with this JSON, as a server (or
@@ -68,5 +71,36 @@ func TestBrowserThanksAddressStaysOnSite(t *testing.T) {
 		if want := inst.URL + tt.want; got != want {
 			t.Errorf("thanks_url %q: the page went to %s, want %s", tt.thanks, got, want)
 		}
+	}
+}
+
+// TestBrowserShareLinkTags: a share link's source and UTM tags reach the
+// signature, cleaned; a line separator in one (a link pasted from a chat)
+// no longer stops anyone signing.
+func TestBrowserShareLinkTags(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	dir := t.TempDir()
+	inst := startServe(t, serveOpts{DataDir: dir, Env: mailgunEnv(mg)})
+	ctx := newBrowser(t, true)
+	defer screenshot(t, ctx, "share-link")
+
+	link := "/?source=chat%E2%80%A8link&utm_source=newsletter&utm_medium=e%E2%80%8Bmail&utm_campaign=spring&utm_term=families&utm_content=button"
+	do(t, ctx, chromedp.Navigate(inst.URL+link), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+	if got := jsString(t, ctx, `["source","utm_source","utm_medium","utm_campaign","utm_term","utm_content"].map(n => document.querySelector("input[name="+n+"]").value).join("|")`); got != "chat\u2028link|newsletter|e\u200bmail|spring|families|button" {
+		t.Errorf("the form holds %q", got)
+	}
+	do(t, ctx, fill(nil), chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")), chromedp.WaitVisible(chromedp.ID("share-heading")))
+	sentTexts(t, mg, 2)
+
+	st := storetest.OpenSQLite(t, dir)
+	var got [6]string
+	err := st.DB().QueryRow(`SELECT source, utm_source, utm_medium, utm_campaign, utm_term, utm_content FROM signatures`).
+		Scan(&got[0], &got[1], &got[2], &got[3], &got[4], &got[5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [6]string{"chat link", "newsletter", "email", "spring", "families", "button"}; got != want {
+		t.Errorf("recorded %q, want %q", got, want)
 	}
 }

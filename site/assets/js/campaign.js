@@ -173,10 +173,13 @@
     status.focus();
   }
 
-  // The supporter came from a shared link: record where, if the link says.
+  // The supporter came from a shared link: record where, if the link says
+  // (the handler cleans it further; nothing in it refuses a signature).
   var q = new URLSearchParams(location.search);
-  var source = q.get("source") || q.get("utm_source");
-  if (source && el.source && !el.source.value) el.source.value = source.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
+  ["source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"].forEach(function (n) {
+    var v = q.get(n) || (n === "source" ? q.get("utm_source") : "");
+    if (v && el[n] && !el[n].value) el[n].value = v.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
+  });
 
   restore();
   renderSubject();
