@@ -53,6 +53,11 @@ func decodeForm(body []byte, extra url.Values) (*letter.Signer, error) {
 	s := &letter.Signer{}
 	var problem error
 	for name, vs := range values {
+		// A clean field (source, UTM tags) takes its first value: what a
+		// link carries never refuses a signature.
+		if f, ok := letter.FieldByName(name); ok && f.Clean {
+			continue
+		}
 		if len(vs) > 1 && problem == nil {
 			problem = malformed(fmt.Sprintf("the field %q was sent more than once", name))
 		}
@@ -102,6 +107,17 @@ func decodeJSON(body []byte, extra url.Values) (*letter.Signer, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return s, malformed("the body is not valid JSON")
 		}
+		f, known := letter.FieldByName(name)
+		if f.Clean {
+			// Clean fields never refuse a signature: the first string is
+			// kept (Normalize cleans it), anything else is dropped.
+			var v string
+			if !seen[name] && json.Unmarshal(raw, &v) == nil {
+				*f.Of(s) = v
+			}
+			seen[name] = true
+			continue
+		}
 		if seen[name] {
 			return s, malformed(fmt.Sprintf("the field %q was sent more than once", name))
 		}
@@ -116,7 +132,6 @@ func decodeJSON(body []byte, extra url.Values) (*letter.Signer, error) {
 			}
 			continue
 		}
-		f, known := letter.FieldByName(name)
 		if !known && name != letter.OptIn {
 			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))
 		}

@@ -56,7 +56,7 @@ func typedSigner() *letter.Signer {
 		Address: "12 Elm St <b>", City: "Springfield", State: "IL", Zip: "123", Phone: "",
 		Subject: `My <subject> & "quotes"`,
 		Body:    "\nDear officials,\n<script>alert(\"x\")</script></textarea><script>alert('y')</script>\nIt's \"quoted\" & more.\n",
-		Source:  `news"letter`, OptIn: true,
+		Source:  `news"letter`, UTMCampaign: "<spring>", OptIn: true,
 	}
 }
 
@@ -89,7 +89,7 @@ func TestErrorPageKeepsEverythingTypedAndEscapesIt(t *testing.T) {
 	if !has(byID(t, doc, "opt_in"), "checked") {
 		t.Error("the opt-in box is not ticked")
 	}
-	for name, want := range map[string]string{"letter": "family-separation", "source": s.Source} {
+	for name, want := range map[string]string{"letter": "family-separation", "source": s.Source, "utm_campaign": s.UTMCampaign, "utm_term": ""} {
 		in := findAll(doc, func(n *html.Node) bool { v, _ := attr(n, "name"); return n.Data == "input" && v == name })
 		if len(in) != 1 {
 			t.Fatalf("%d inputs named %s", len(in), name)

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Field is one of the sign form's text fields: the one declaration that
@@ -24,6 +25,10 @@ type Field struct {
 	// Detail fields are the supporter's details the form's fieldset asks
 	// (site/data/form.yaml); the others are the letter and hidden fields.
 	Detail bool
+	// Clean fields say where a supporter came from (a share link's source
+	// and UTM tags). Whoever wrote the link typed them, not the supporter,
+	// so Normalize cleans them and nothing in them refuses a signature.
+	Clean bool
 	// Of is where the value lives in a Signer.
 	Of func(*Signer) *string
 	// Normalize, when set, runs after trimming (and line-break folding).
@@ -56,9 +61,9 @@ var (
 var Fields = []Field{
 	{Name: "letter", Max: 64, Of: func(s *Signer) *string { return &s.Letter }},
 	{Name: "first_name", Required: true, Missing: "Please enter your first name.", Max: MaxName, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.FirstName }},
+		Of: func(s *Signer) *string { return &s.FirstName }, Check: checkName},
 	{Name: "last_name", Required: true, Missing: "Please enter your last name.", Max: MaxName, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.LastName }},
+		Of: func(s *Signer) *string { return &s.LastName }, Check: checkName},
 	{Name: "email", Required: true, Missing: "Please enter your email address.", Max: MaxEmail, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.Email }, Check: checkEmail},
 	{Name: "phone", Max: MaxPhone, Merge: true, Detail: true,
@@ -75,7 +80,12 @@ var Fields = []Field{
 			"Please enter a 5-digit ZIP code (or ZIP+4, like 12345-6789).")},
 	{Name: "subject", Max: MaxSubject, Of: func(s *Signer) *string { return &s.Subject }},
 	{Name: "body", Max: MaxBody, Multiline: true, Of: func(s *Signer) *string { return &s.Body }},
-	{Name: "source", Max: MaxSource, Of: func(s *Signer) *string { return &s.Source }},
+	{Name: "source", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.Source }},
+	{Name: "utm_source", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMSource }},
+	{Name: "utm_medium", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMMedium }},
+	{Name: "utm_campaign", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMCampaign }},
+	{Name: "utm_term", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMTerm }},
+	{Name: "utm_content", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMContent }},
 	// A honeypot: people never see it, so anything in it came from a bot.
 	{Name: "website", Max: 1000, Of: func(s *Signer) *string { return &s.Website },
 		Check: func(string, *Letter) string { return "This field must stay empty." }},
@@ -107,7 +117,38 @@ func mergeable(name string) bool {
 	return ok && f.Merge
 }
 
+// Messages for what validation refuses in a name or an address.
+const (
+	msgEncodedName = "Please enter your name as you write it, not encoded (nothing like =?utf-8?…?=)."
+	msgNameSigns   = `Please enter your name without the characters < > @ or ".`
+	msgEmailASCII  = "Please enter an email address in plain letters, digits and signs (no accented or other special characters), like name@example.com."
+)
+
+// checkName refuses what could make a name in the letter's From and
+// Reply-To headers read as something else: a MIME encoded word, which mail
+// programs decode into any text (an address among it), and the signs that
+// shape an address.
+func checkName(v string, _ *Letter) string {
+	// Any "=?" is refused, not only well-formed words: some decoders are
+	// lenient, and no name holds it.
+	if strings.Contains(v, "=?") {
+		return msgEncodedName
+	}
+	if strings.ContainsAny(v, `<>@"`) {
+		return msgNameSigns
+	}
+	return ""
+}
+
+// checkEmail accepts one plain ASCII address. net/mail also takes UTF-8
+// local parts and domains, which look like other addresses (a Cyrillic
+// "а" for a Latin "a") and which not every mail service delivers.
 func checkEmail(v string, _ *Letter) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return msgEmailASCII
+		}
+	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
 		return "Please enter an email address like name@example.com."

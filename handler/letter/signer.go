@@ -25,7 +25,13 @@ type Signer struct {
 	Body      string
 	OptIn     bool
 	Source    string
-	Website   string
+	// The UTM tags of the link the supporter came by, as they were.
+	UTMSource   string
+	UTMMedium   string
+	UTMCampaign string
+	UTMTerm     string
+	UTMContent  string
+	Website     string
 }
 
 // FullName is the signer's name as it appears on the letter.
@@ -68,6 +74,10 @@ func (e FieldErrors) Error() string {
 func (s *Signer) Normalize() {
 	for _, f := range Fields {
 		v := f.Of(s)
+		if f.Clean {
+			*v = cleanText(*v, f.Max)
+			continue
+		}
 		if f.Multiline {
 			*v = normalizeNewlines(*v)
 		} else {
@@ -86,6 +96,9 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 	errs := FieldErrors{}
 	for _, f := range Fields {
 		v := *f.Of(s)
+		if f.Clean {
+			continue // cleaned by Normalize, never refused
+		}
 		if v == "" {
 			if f.Required {
 				errs[f.Name] = f.Missing
@@ -107,7 +120,8 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 }
 
 // textProblem is what is wrong with a field's text as text: unreadable,
-// control characters or line breaks where none belong, or too long.
+// control characters or line breaks where none belong, characters that
+// disguise it, or too long.
 func textProblem(v string, max int, multiline bool) string {
 	switch {
 	case !utf8.ValidString(v):
@@ -117,10 +131,93 @@ func textProblem(v string, max int, multiline bool) string {
 			return "This contains invisible control characters; please retype it."
 		}
 		return "This must be a single line of text."
-	case utf8.RuneCountInString(v) > max:
+	}
+	// A hidden character is named before the length: it is the problem,
+	// and it may be what makes the text too long.
+	if msg := disguiseProblem(v); msg != "" {
+		return msg
+	}
+	if utf8.RuneCountInString(v) > max {
 		return "This is too long (at most " + strconv.Itoa(max) + " characters)."
 	}
 	return ""
+}
+
+// Messages for the characters that let text look other than it is.
+const (
+	msgTag          = "This contains invisible tag characters; please type it again rather than pasting it."
+	msgFormat       = "This contains invisible formatting characters (such as zero-width spaces, direction marks or soft hyphens); please type it again rather than pasting it."
+	msgNoncharacter = "This contains characters that are not text (Unicode noncharacters); please type it again rather than pasting it."
+	msgPrivateUse   = "This contains private-use characters that other devices show differently or not at all; please type it again rather than pasting it."
+)
+
+// disguiseProblem names the first character in v that shows as nothing,
+// or as something else elsewhere: tag characters, format characters (bidi
+// overrides and isolates that reorder what is shown, zero-width characters,
+// BOM, soft hyphen), noncharacters and private-use characters. Each lets
+// a name or a letter read differently to the official than to us.
+func disguiseProblem(v string) string {
+	for _, r := range v {
+		switch hiddenClass(r) {
+		case classTag:
+			return msgTag
+		case classFormat:
+			return msgFormat
+		case classNoncharacter:
+			return msgNoncharacter
+		case classPrivateUse:
+			return msgPrivateUse
+		}
+	}
+	return ""
+}
+
+type charClass int
+
+const (
+	classVisible charClass = iota
+	classTag
+	classFormat
+	classNoncharacter
+	classPrivateUse
+)
+
+// hiddenClass is r's class among those disguiseProblem refuses. Tags come
+// first: most of them are format characters too, and the plane's
+// unassigned ones are not.
+func hiddenClass(r rune) charClass {
+	switch {
+	case r >= 0xE0000 && r <= 0xE007F:
+		return classTag
+	case unicode.Is(unicode.Cf, r):
+		return classFormat
+	case unicode.Is(unicode.Noncharacter_Code_Point, r):
+		return classNoncharacter
+	case unicode.Is(unicode.Co, r):
+		return classPrivateUse
+	}
+	return classVisible
+}
+
+// cleanText makes a clean field's value safe to keep: valid UTF-8 without
+// replacement characters, no control, line-break or hidden character, any
+// run of spaces as one, trimmed, at most max characters.
+func cleanText(v string, max int) string {
+	v = strings.ToValidUTF8(v, "")
+	v = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case r == utf8.RuneError || unicode.Is(unicode.Cc, r) || hiddenClass(r) != classVisible:
+			return -1
+		}
+		return r
+	}, v)
+	v = strings.Join(strings.Fields(v), " ")
+	if r := []rune(v); len(r) > max {
+		v = strings.TrimSpace(string(r[:max]))
+	}
+	return v
 }
 
 // HasLineBreakOrControl reports whether s holds a line break, a control or

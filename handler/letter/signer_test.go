@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 		{"body with escape character", func(s *Signer) { s.Body = "Hello\x1b[31m" }, "body"},
 		{"body too long", func(s *Signer) { s.Body = strings.Repeat("b", MaxBody+1) }, "body"},
 		{"body at the limit", func(s *Signer) { s.Body = strings.Repeat("é", MaxBody) }, ""},
-		{"source with newline", func(s *Signer) { s.Source = "a\nb" }, "source"},
+		{"source with newline is cleaned", func(s *Signer) { s.Source = "a\nb" }, ""},
 		{"honeypot filled", func(s *Signer) { s.Website = "http://spam.example" }, "website"},
 	}
 	for _, tt := range tests {

@@ -126,6 +126,12 @@ CREATE TABLE tallies (
 	allowed INTEGER NOT NULL
 );
 CREATE INDEX client_limits_full_at ON client_limits (full_at);`,
+	// 4: the share link's UTM tags, beside source.
+	`ALTER TABLE signatures ADD COLUMN utm_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN utm_medium TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN utm_campaign TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN utm_term TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -668,6 +674,11 @@ var signatureColumns = columns[letter.Signature]{
 	{"phone", func(g *letter.Signature) any { return &g.Phone }},
 	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
 	{"source", func(g *letter.Signature) any { return &g.Source }},
+	{"utm_source", func(g *letter.Signature) any { return &g.UTMSource }},
+	{"utm_medium", func(g *letter.Signature) any { return &g.UTMMedium }},
+	{"utm_campaign", func(g *letter.Signature) any { return &g.UTMCampaign }},
+	{"utm_term", func(g *letter.Signature) any { return &g.UTMTerm }},
+	{"utm_content", func(g *letter.Signature) any { return &g.UTMContent }},
 	{"subject", func(g *letter.Signature) any { return &g.Subject }},
 	{"body", func(g *letter.Signature) any { return &g.Body }},
 	{"created_at", func(g *letter.Signature) any { return &g.CreatedAt }},

@@ -157,6 +157,15 @@
     status.focus();
   }
 
+  // sameSitePath reports whether u is a path on this site, so that an
+  // answer never sends the supporter elsewhere. "//host" and "/\host" name
+  // another host (browsers read "\" as "/" and skip tabs and line breaks),
+  // so a path starts with one "/" and holds no "\", space or control.
+  function sameSitePath(u) {
+    if (typeof u !== "string" || !/^\/(?![\/\\])/.test(u) || /[\u0000-\u0020\u007f\\]/.test(u)) return false;
+    try { return new URL(u, location.href).origin === location.origin; } catch (e) { return false; }
+  }
+
   function notice(text) {
     clearErrors();
     status.className = "notice";
@@ -164,10 +173,13 @@
     status.focus();
   }
 
-  // The supporter came from a shared link: record where, if the link says.
+  // The supporter came from a shared link: record where, if the link says
+  // (the handler cleans it further; nothing in it refuses a signature).
   var q = new URLSearchParams(location.search);
-  var source = q.get("source") || q.get("utm_source");
-  if (source && el.source && !el.source.value) el.source.value = source.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
+  ["source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"].forEach(function (n) {
+    var v = q.get(n) || (n === "source" ? q.get("utm_source") : "");
+    if (v && el[n] && !el[n].value) el[n].value = v.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
+  });
 
   restore();
   renderSubject();
@@ -207,8 +219,7 @@
           if (j.status === "accepted" || j.status === "confirm") {
             // "confirm": the letter waits for the link emailed to the signer.
             var next = j.status === "confirm" ? j.inbox_url : j.thanks_url;
-            // Only a path on this site: never follow a server's answer elsewhere.
-            location.assign(/^\/(?!\/)/.test(next) ? next : "/");
+            location.assign(sameSitePath(next) ? next : j.status === "confirm" ? "/check-your-inbox/" : "/thanks/");
           } else {
             notice(j.message);
           }
