@@ -2,7 +2,7 @@
 // on this machine and prints them (see BENCHMARKS.md):
 //
 //	go run ./bench                  all three
-//	go run ./bench -only intake     one of intake, drain, crash
+//	go run ./bench -only intake     one of intake, drain, crash, flood
 package main
 
 import (
@@ -29,7 +29,8 @@ import (
 )
 
 func main() {
-	only := flag.String("only", "", "run one benchmark: intake, drain or crash")
+	only := flag.String("only", "", "run one benchmark: intake, drain, crash or flood")
+	floodFor := flag.Duration("flood-duration", 10*time.Second, "how long each attack of the flood run posts")
 	duration := flag.Duration("intake-duration", 10*time.Second, "how long each intake run posts")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for intake")
 	rate := flag.Int("rate", 200, "the stand-in Mailgun's limit R, messages a second (drain)")
@@ -52,6 +53,7 @@ func main() {
 	run("intake", func() error { return intake(*duration, *concurrency, *databaseURL) })
 	run("drain", func() error { return drain(*rate, *backlog) })
 	run("crash", func() error { return crash(*crashN) })
+	run("flood", func() error { return flood(*floodFor, *concurrency) })
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -185,7 +187,7 @@ func drain(rate, backlog int) error {
 	mg.SetBehaviour(mailguntest.Behaviour{RateLimit: rate})
 	cfg, parts, err := campaign(ctx, map[string]string{"CAMPAIGN_DATA_DIR": dir, "MAILGUN_API_KEY": mg.APIKey,
 		"MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(), "CAMPAIGN_SEND_TIMEOUT": "10s",
-		"CAMPAIGN_SEND_RATE": fmt.Sprint(rate), "CAMPAIGN_WORKERS": "16"}, 16)
+		"CAMPAIGN_SEND_RATE": fmt.Sprint(rate), "CAMPAIGN_WORKERS": "16", "CAMPAIGN_MAX_SIGN_RATE": "0"}, 16)
 	if err != nil {
 		return err
 	}
@@ -252,7 +254,9 @@ func crash(n int) error {
 	o := loadtest.Options{
 		Binary: bin, Root: root, DataDir: filepath.Join(tmp, "data"), Public: filepath.Join(tmp, "public"),
 		Env: []string{"MAILGUN_API_KEY=" + mg.APIKey, "MAILGUN_DOMAIN=mg.example", "MAILGUN_API_BASE=" + mg.APIBase(),
-			"CAMPAIGN_SEND_TIMEOUT=2s", "CAMPAIGN_WORKERS=8", "CAMPAIGN_SIGN_RATE=1000000"},
+			"CAMPAIGN_SEND_TIMEOUT=2s", "CAMPAIGN_WORKERS=8", "CAMPAIGN_SIGN_RATE=1000000",
+			// The crash run is about the queue: letters go out unconfirmed.
+			"CAMPAIGN_CONFIRM=off", "CAMPAIGN_MAX_SIGN_RATE=0"},
 	}
 	res, err := loadtest.CrashRun(o, mg, n, n/3, 16, 5*time.Minute)
 	fmt.Printf("crash (SIGKILL after %d accepted, restart on the same SQLite data, 8 workers)\n", n/3)

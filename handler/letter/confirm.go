@@ -100,9 +100,10 @@ func SignToConfirm(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 	if ttl <= 0 {
 		ttl = DefaultConfirmTTL
 	}
+	site := strings.TrimRight(how.SiteURL, "/")
 	text := fmt.Sprintf(`Hello,
 
-Someone asked, on the campaign page "%s", to send a letter in the name of this email address to:
+Someone asked, on the campaign page "%s" (%s), to send a letter in the name of this email address to:
 
 %s
 Nothing has been sent. To read the letter and send it, open this link:
@@ -110,8 +111,10 @@ Nothing has been sent. To read the letter and send it, open this link:
 %s%s%s
 
 If you did not ask for this, ignore this email: nothing will be sent, and the request is deleted in %s.
-`, l.Title, to.String(), strings.TrimRight(how.SiteURL, "/"), ConfirmPath, TokenPlaceholder, days(ttl))
-	msgs = append(msgs, toSigner(l, sig, how, KindConfirm, "Please confirm your letter: "+l.Title, text))
+
+%s
+`, l.Campaign, site, to.String(), site, ConfirmPath, TokenPlaceholder, days(ttl), l.Campaign)
+	msgs = append(msgs, toSigner(l, sig, how, KindConfirm, "Please confirm your letter: "+l.Subject, text))
 	return sig, msgs
 }
 
@@ -126,7 +129,7 @@ func CopyForSigner(l *Letter, sig *Signature, letters []Message, how Sending) Me
 		}
 		fmt.Fprintf(&b, "\n----------------------------------------\nTo: %s\nSubject: %s\n\n%s", m.TargetName, m.Subject, m.Text)
 	}
-	return toSigner(l, sig, how, KindCopy, "Your letter as sent: "+l.Title, b.String())
+	return toSigner(l, sig, how, KindCopy, "Your letter as sent: "+l.Subject, b.String())
 }
 
 // toSigner addresses a message from the campaign to the signer.

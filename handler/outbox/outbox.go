@@ -153,7 +153,7 @@ func (o *Outbox) read(name string) (*Letter, error) {
 	}, nil
 }
 
-var page = template.Must(template.New("outbox").Parse(`<!doctype html>
+var page = template.Must(template.New("outbox").Funcs(template.FuncMap{"linked": linked}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Local outbox: not sent</title>{{with .Stylesheet}}<link rel="stylesheet" href="{{.}}">{{end}}</head>
 <body><p class="banner" role="status">Local outbox: these letters were NOT sent. Set MAILGUN_API_KEY and MAILGUN_DOMAIN to send for real.</p>
@@ -167,10 +167,28 @@ var page = template.Must(template.New("outbox").Parse(`<!doctype html>
 <tr><th scope="row">Reply-To</th><td>{{.ReplyTo}}</td></tr>
 <tr><th scope="row">Kept</th><td>{{.Date.Format "2006-01-02 15:04:05 MST"}} · <a href="{{.File}}">{{.File}}</a> · not sent</td></tr>
 </tbody></table>
-<pre>{{.Text}}</pre>
+<pre>{{linked .Text}}</pre>
 </article>{{end}}
 </main></body></html>
 `))
+
+// confirmLink is a confirmation link in a kept email.
+var confirmLink = regexp.MustCompile(`https?://[^\s<>"]+/api/confirm/[A-Za-z0-9_-]+`)
+
+// linked is text, escaped, with its confirmation links made links, so a
+// newcomer trying the campaign locally confirms with one click.
+func linked(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range confirmLink.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := template.HTMLEscapeString(text[m[0]:m[1]])
+		b.WriteString(`<a href="` + u + `">` + u + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
 
 // Local reports whether r is from a browser on this machine, the only
 // one that may see the outbox. The peer must be loopback, but a proxy on

@@ -20,7 +20,7 @@ func TestKeepsEachLetterOnceAndListsIt(t *testing.T) {
 	}
 	e := &letter.Message{ID: "abc.0@mg.example", From: `"Jane Doe" <letters@mg.example>`,
 		ReplyTo: `"Jane Doe" <jane@example.org>`, To: `"A. Official" <a@gov.example>`,
-		Subject: "Protect children – now", Text: "Dear Official,\n\nLine <one>.\n", Tag: "t"}
+		Subject: "Protect children – now", Text: "Dear Official,\n\nLine <one>.\nhttp://localhost:8080/api/confirm/Ab_c-9\n<http://x\"/api/confirm/zz>\n", Tag: "t"}
 	for range 2 { // a retry replaces the file: one letter, not two
 		if _, err := box.Send(context.Background(), e); err != nil {
 			t.Fatal(err)
@@ -46,7 +46,9 @@ func TestKeepsEachLetterOnceAndListsIt(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"NOT sent", "Protect children – now", "Line &lt;one&gt;.", "abc.0_mg.example.eml"} {
+	for _, want := range []string{"NOT sent", "Protect children – now", "Line &lt;one&gt;.", "abc.0_mg.example.eml",
+		// A confirmation link is a link; text around it stays text.
+		`<a href="http://localhost:8080/api/confirm/Ab_c-9">http://localhost:8080/api/confirm/Ab_c-9</a>`, `&lt;http://x&#34;/api/confirm/zz&gt;`} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("outbox page lacks %q", want)
 		}
