@@ -141,6 +141,10 @@ func TestSignatureWaitsForConfirmationThenSendsTheLettersShown(t *testing.T) {
 	if !strings.Contains(page, `action="`+link+`"`) || !strings.Contains(page, `method="post"`) {
 		t.Errorf("the page's form does not post to the link:\n%s", page)
 	}
+	// Its address is the token: nothing it loads or posts may carry it.
+	if !strings.Contains(page, `<meta name="referrer" content="no-referrer">`) {
+		t.Error("the confirmation page lets its address out as a Referer")
+	}
 
 	confirm := e.do(t, http.MethodPost, link, nil)
 	if confirm.StatusCode != http.StatusSeeOther || confirm.Header.Get("Location") != "/thanks/" {
@@ -219,7 +223,7 @@ func TestOwnersConfirmationWinsOverAnImpostorsAttempt(t *testing.T) {
 	e.postForm(t, impostor)
 	_, impostorLink := e.confirmationTo(t, 1, "jane@example.org")
 	// The owner signs eleven minutes later (past the throttle).
-	e.store.DB().Exec(`UPDATE signatures SET created_at = $1`, time.Now().UTC().Add(-11*time.Minute))
+	backdate(t, e, 11*time.Minute)
 	owner := signerForm()
 	owner.Set("body", "The owner's own letter.")
 	if resp := e.postForm(t, owner); resp.StatusCode != http.StatusSeeOther {
@@ -289,7 +293,8 @@ func TestConfirmationMailIsThrottledAndTheAnswerNeverTells(t *testing.T) {
 	}
 }
 
-// backdate moves every signature's time back by d.
+// backdate moves every signature's time, and every confirmation mail's,
+// back by d (SQLite).
 func backdate(t *testing.T, e *env, d time.Duration) {
 	t.Helper()
 	rows, err := e.store.DB().Query(`SELECT id, created_at FROM signatures`)
@@ -309,6 +314,23 @@ func backdate(t *testing.T, e *env, d time.Duration) {
 	rows.Close()
 	for _, r := range all {
 		if _, err := e.store.DB().Exec(`UPDATE signatures SET created_at = $1 WHERE id = $2`, r.at.Add(-d), r.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And the confirmation mails the throttle counts.
+	rows, err = e.store.DB().Query(`SELECT rowid, sent_at FROM confirm_mails`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mails []row
+	for rows.Next() {
+		var r row
+		rows.Scan(&r.id, &r.at)
+		mails = append(mails, r)
+	}
+	rows.Close()
+	for _, r := range mails {
+		if _, err := e.store.DB().Exec(`UPDATE confirm_mails SET sent_at = $1 WHERE rowid = $2`, r.at.Add(-d), r.id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,9 +376,10 @@ func TestCrossSitePostsAreRefusedAndRecordNothing(t *testing.T) {
 			}
 		})
 	}
-	// The confirmation's POST is guarded alike.
-	if resp := e.do(t, http.MethodPost, letter.ConfirmPath+"whatever", http.Header{"Sec-Fetch-Site": {"cross-site"}}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-site confirmation: %d", resp.StatusCode)
+	// The confirmation's POST is proved by its token alone: its page
+	// sends no Referer, so a browser posts it with Origin: null.
+	if resp := e.do(t, http.MethodPost, letter.ConfirmPath+"whatever", http.Header{"Origin": {"null"}, "Sec-Fetch-Site": {"same-origin"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a confirmation posted with Origin: null: %d, want the unknown link's 404", resp.StatusCode)
 	}
 }
 

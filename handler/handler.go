@@ -152,10 +152,9 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.signToConfirm(w, r, l, s)
 		return
 	}
+	// No copy to the signer here: without confirmation nobody showed the
+	// address is theirs, and the copy would carry the visitor's text to it.
 	sig, msgs := letter.Sign(l, s, h.cfg.Sending)
-	if l.CopyToSigner {
-		msgs = append(msgs, letter.CopyForSigner(l, sig, msgs, h.cfg.Sending))
-	}
 	first, err := h.cfg.Recorder.Record(r.Context(), sig, msgs)
 	duplicate := errors.Is(err, letter.ErrDuplicate)
 	if err != nil && !duplicate {

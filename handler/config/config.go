@@ -274,7 +274,10 @@ func (c *Config) TokenKey() ([]byte, error) {
 	return c.key, c.keyErr
 }
 
-// keyFile reads the key kept at path, making it on first use.
+// keyFile reads the key kept at path, making it on first use. The key is
+// written whole to a temporary file and linked into place, so no process
+// ever reads half a key, and of two processes starting together one's key
+// wins and the other reads it.
 func keyFile(path string) ([]byte, error) {
 	if key, err := os.ReadFile(path); err == nil && len(key) >= 32 {
 		return key, nil
@@ -282,21 +285,26 @@ func keyFile(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("config: key: %w", err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	key = []byte(hex.EncodeToString(key))
-	// O_EXCL: of two processes starting together, one writes it and the
-	// other reads that one.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	key := []byte(hex.EncodeToString(raw))
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
 	if err != nil {
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("config: key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
 		if existing, rerr := os.ReadFile(path); rerr == nil && len(existing) >= 32 {
 			return existing, nil
 		}
-		return nil, fmt.Errorf("config: key: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Write(key); err != nil {
-		return nil, fmt.Errorf("config: key: %w", err)
+		return nil, fmt.Errorf("config: key: %w (remove %s if it is empty)", err, path)
 	}
 	return key, nil
 }

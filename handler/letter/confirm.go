@@ -143,6 +143,11 @@ func toSigner(l *Letter, sig *Signature, how Sending, kind, subject, text string
 		sender.Name = l.Campaign
 	}
 	from := sender.String()
+	to := (&mail.Address{Address: sig.Email}).String()
+	if how.SandboxTo != "" {
+		// A preview mails no stranger either: its testers read the sandbox.
+		to = how.SandboxTo
+	}
 	return Message{
 		ID:          fmt.Sprintf("%s.%s@%s", sig.ID, kind, how.MessageIDDomain),
 		SignatureID: sig.ID,
@@ -150,7 +155,7 @@ func toSigner(l *Letter, sig *Signature, how Sending, kind, subject, text string
 		TargetIndex: index,
 		TargetName:  sig.FullName(),
 		TargetEmail: sig.Email,
-		To:          (&mail.Address{Address: sig.Email}).String(),
+		To:          to,
 		From:        from,
 		ReplyTo:     from,
 		Subject:     subject,

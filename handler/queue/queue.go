@@ -174,24 +174,48 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 
 // Record commits the signature, its messages and a delivery job for each
 // message queued (not for letters awaiting confirmation or held) in one
-// transaction.
+// transaction. The email asking the signer to confirm is never sent
+// inline: left to the workers, it takes no time of the answer, which is
+// then the same whether it was mailed or throttled.
 func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message) (*letter.Signature, error) {
-	var queued []string
+	var inline, later []string
 	var jobs []int64
 	first, err := q.store.Record(ctx, sig, msgs, q.opts.Limits, func(tx *sql.Tx) (err error) {
 		for _, m := range msgs {
-			if m.State == letter.StateQueued {
-				queued = append(queued, m.ID)
+			switch {
+			case m.State != letter.StateQueued:
+			case m.Kind == letter.KindConfirm:
+				later = append(later, m.ID)
+			default:
+				inline = append(inline, m.ID)
 			}
 		}
-		jobs, err = q.enqueue(ctx, tx, queued)
+		if err := q.enqueueNow(ctx, tx, later); err != nil {
+			return err
+		}
+		jobs, err = q.enqueue(ctx, tx, inline)
 		return err
 	})
 	if err == nil {
 		q.logHeld(sig)
-		q.tryInline(ctx, queued, jobs)
+		q.tryInline(ctx, inline, jobs)
 	}
 	return first, err
+}
+
+// enqueueNow inserts jobs that workers take at once, never sent inline.
+func (q *Queue) enqueueNow(ctx context.Context, tx *sql.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: id}}
+	}
+	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue: enqueue: %w", err)
+	}
+	return nil
 }
 
 // Pending returns the signature a confirmation link names, with its

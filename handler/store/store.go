@@ -8,8 +8,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -135,6 +137,14 @@ ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
 	// 5: versions before 5 wrote the signature's state (confirmed, …) in
 	// place of the address's US state, which is lost: empty is honest.
 	`UPDATE signatures SET state = '' WHERE state IN ('unconfirmed', 'confirmed', 'held')`,
+	// 6: the confirmation emails each (letter, address) was sent, kept a
+	// day for the throttle: a hash of the address, not the address.
+	`CREATE TABLE confirm_mails (
+	letter_id TEXT NOT NULL,
+	email_hash TEXT NOT NULL,
+	sent_at $TS NOT NULL
+);
+CREATE INDEX confirm_mails_key ON confirm_mails (letter_id, email_hash, sent_at);`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -295,18 +305,19 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
-// mailInterval of the last, or beyond mailsPerDay a day.
+// mailInterval of the last, or beyond mailsPerDay a day, and otherwise
+// counts this one.
 func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time) error {
+	sum := sha256.Sum256([]byte(key))
+	hash := hex.EncodeToString(sum[:])
 	if s.postgres {
 		// Two attempts at once in one name take turns, so both cannot pass.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, letterID+" "+key); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, letterID+" "+hash); err != nil {
 			return fmt.Errorf("store: throttle: %w", err)
 		}
 	}
-	// Attempts in this name are the keys from key+"#" up to key+"$".
-	rows, err := tx.QueryContext(ctx, `SELECT created_at FROM signatures
-		WHERE letter_id = $1 AND email_key >= $2 AND email_key < $3 AND created_at > $4`,
-		letterID, key+"#", key+"$", now.Add(-24*time.Hour))
+	rows, err := tx.QueryContext(ctx, `SELECT sent_at FROM confirm_mails
+		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`, letterID, hash, now.Add(-24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
@@ -317,12 +328,18 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 		if err := rows.Scan(&at); err != nil {
 			return fmt.Errorf("store: throttle: %w", err)
 		}
-		n++
-		if now.Sub(at) < mailInterval || n >= mailsPerDay {
+		if n++; n >= mailsPerDay || now.Sub(at) < mailInterval {
 			return letter.ErrThrottled
 		}
 	}
-	return rows.Err()
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("store: throttle: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`,
+		letterID, hash, now); err != nil {
+		return fmt.Errorf("store: throttle: %w", err)
+	}
+	return nil
 }
 
 // pastCeiling reports whether ceiling signatures have had their letters
@@ -560,8 +577,12 @@ func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("store: expire: %w", err)
 	}
+	// The throttle needs a day of confirmation mails, no more.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM confirm_mails WHERE sent_at < $1`, time.Now().UTC().Add(-24*time.Hour)); err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
 	if len(counts) == 0 {
-		return 0, nil
+		return 0, tx.Commit()
 	}
 	for _, stmt := range []string{
 		`DELETE FROM messages WHERE signature_id IN (SELECT id FROM signatures WHERE sig_state = 'unconfirmed' AND created_at < $1)`,

@@ -193,7 +193,7 @@ func TestMigrationBringsAnOlderDatabaseUpToDate(t *testing.T) {
 			ts = "TIMESTAMPTZ"
 		}
 		for _, stmt := range []string{
-			`DROP TABLE messages`, `DROP TABLE signatures`, `DROP TABLE schema_version`, `DROP TABLE tallies`, `DROP TABLE client_limits`,
+			`DROP TABLE messages`, `DROP TABLE signatures`, `DROP TABLE schema_version`, `DROP TABLE tallies`, `DROP TABLE client_limits`, `DROP TABLE confirm_mails`,
 			`CREATE TABLE signatures (id TEXT PRIMARY KEY, letter_id TEXT NOT NULL, email_key TEXT NOT NULL,
 				first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT NOT NULL, address TEXT NOT NULL,
 				city TEXT NOT NULL, state TEXT NOT NULL, zip TEXT NOT NULL, phone TEXT NOT NULL, opt_in BOOLEAN NOT NULL,
@@ -267,6 +267,9 @@ func TestConfirmationLifecycle(t *testing.T) {
 		backdate := func(d time.Duration) {
 			t.Helper()
 			if _, err := st.DB().ExecContext(ctx, `UPDATE signatures SET created_at = $1 WHERE sig_state = 'unconfirmed'`, time.Now().UTC().Add(-d)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.DB().ExecContext(ctx, `UPDATE confirm_mails SET sent_at = $1`, time.Now().UTC().Add(-d)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -95,10 +95,17 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 		log.Warn("no time left for a delivery run", "left", time.Until(deadline).String())
 		return lambda.Text(200, "no time")
 	}
+	// River's periodic jobs wait for a leader election that a short run
+	// may not finish: unconfirmed signatures past their link's life are
+	// deleted here, every run (a cheap indexed query).
+	expired, err := parts.Store.Expire(ctx, cfg.ConfirmTTL)
+	if err != nil {
+		log.Error("expiring unconfirmed signatures", "error", err.Error())
+	}
 	left, err := parts.Queue.WorkFor(ctx, budget)
 	if err != nil {
 		log.Error("queue", "error", err.Error())
 	}
-	log.Info("delivery run", "ready_left", left)
+	log.Info("delivery run", "ready_left", left, "expired", expired)
 	return lambda.Text(200, "ok")
 }

@@ -71,6 +71,45 @@ func TestScheduledRunSendsWhatTheSignFunctionCouldNot(t *testing.T) {
 	}
 }
 
+// A scheduled run deletes signatures left unconfirmed past their link's
+// life: on Netlify no process lives long enough for River's periodic job.
+func TestScheduledRunDeletesExpiredUnconfirmedSignatures(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(),
+		"DATABASE_URL": url, "CAMPAIGN_CONFIRM_TTL": "1h"}
+	getenv := func(k string) string { return env[k] }
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := cfg.Open(ctx, config.Program{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parts.Close()
+	sig := &letter.Signature{ID: letter.NewID(), State: letter.SignatureUnconfirmed, TokenHash: letter.HashToken("t"),
+		Signer: letter.Signer{Letter: "l", FirstName: "F", LastName: "L", Email: "f@example.org", Address: "A", City: "C", State: "IL", Zip: "62701"}}
+	msgs := []letter.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", To: "t@gov.example", From: "letters@mg.example",
+		ReplyTo: "f@example.org", Subject: "S", Text: "T", Tag: "l", State: letter.StateUnconfirmed}}
+	if _, err := parts.Recorder.Record(ctx, sig, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parts.Store.DB().ExecContext(ctx, `UPDATE signatures SET created_at = $1`, time.Now().UTC().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if resp := run(ctx, getenv, log); resp.StatusCode != 200 {
+		t.Fatalf("run: %d %s", resp.StatusCode, resp.Body)
+	}
+	states, err := parts.Store.SignatureStates(ctx)
+	if err != nil || states[letter.SignatureUnconfirmed] != 0 || states["expired"] != 1 {
+		t.Fatalf("after a scheduled run: %v, %v; want the unconfirmed signature expired", states, err)
+	}
+}
+
 // Without a queue to work (no DATABASE_URL: the sign function sends
 // directly; no MAILGUN_API_KEY: nothing may be sent) a scheduled run does
 // nothing: it says so, sends nothing and creates nothing, not even the
