@@ -43,3 +43,11 @@ func MovesFrom(state string) []string {
 	}
 	return nil
 }
+
+// MaxReason caps the service's words kept for a failure.
+const MaxReason = 500
+
+// FailureReason is the service's words on a failure as kept: one line,
+// without control or hidden characters, at most MaxReason characters. It
+// is shown to organizers, in a terminal too.
+func FailureReason(words string) string { return cleanText(words, MaxReason) }
