@@ -64,6 +64,13 @@ type Settings struct {
 	// Verifier, when set, checks each signature's Turnstile token before
 	// it is recorded (TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY).
 	Verifier Verifier
+
+	// WebhookSigningKey verifies Mailgun's webhooks
+	// (MAILGUN_WEBHOOK_SIGNING_KEY); without it MailgunEventsPath is not
+	// there (404). Events records them; without it (no database) that
+	// path answers 503.
+	WebhookSigningKey []byte
+	Events            Events
 }
 
 // MaxRequestBytes caps a signature's request body.
@@ -104,6 +111,7 @@ func New(cfg Settings) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/sign", h.sign)
 	mux.HandleFunc(letter.ConfirmPath+"{token}", h.confirmLink)
+	mux.HandleFunc(MailgunEventsPath, h.mailgunEvents)
 	return securityHeaders(mux)
 }
 

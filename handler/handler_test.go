@@ -72,6 +72,7 @@ func newEnvWith(t *testing.T, extra map[string]string, tweak func(*handler.Setti
 		t.Fatal(err)
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, quietLog())
+	settings.Events = parts.Events
 	if tweak != nil {
 		tweak(&settings)
 	}

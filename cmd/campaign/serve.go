@@ -58,8 +58,10 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 			box = nil
 		}
 	}
+	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
+	settings.Events = parts.Events
 	srv := &http.Server{
-		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
+		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -191,12 +193,22 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 	if kept > 0 {
 		fmt.Fprintln(w, "letters kept in the local outbox were NOT sent (no MAILGUN_API_KEY when they were handled)")
 	}
+	if counts[letter.StateSent] > 0 && counts[letter.StateDelivered]+counts[letter.StateComplained] == 0 {
+		fmt.Fprintln(w, "sent means Mailgun accepted a letter; which were delivered comes from Mailgun's webhooks (README: Mailgun's webhooks)")
+	}
 	failed, err := st.MessagesInState(ctx, letter.StateFailed, 20)
 	if err != nil {
 		return err
 	}
 	for _, m := range failed {
 		fmt.Fprintf(w, "failed %s to %s: %s\n", m.ID, m.TargetEmail, m.Error)
+	}
+	complained, err := st.MessagesInState(ctx, letter.StateComplained, 20)
+	if err != nil {
+		return err
+	}
+	for _, m := range complained {
+		fmt.Fprintf(w, "complained %s to %s (marked as spam)\n", m.ID, m.TargetEmail)
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type Parts struct {
 	// Confirmer takes signers' confirmations: the queue; nil without a
 	// database.
 	Confirmer handler.Confirmer
+	// Events records Mailgun's delivery webhooks: the store; nil without
+	// a database.
+	Events handler.Events
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,6 +102,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 		return nil, err
 	}
 	parts.Recorder, parts.Confirmer = parts.Queue, parts.Queue
+	parts.Events = parts.Store
 	return parts, nil
 }
 
@@ -162,6 +166,7 @@ func (c *Config) Handler(letters letter.Letters, rec handler.Recorder, conf hand
 		Sending:       sending,
 		RatePerMinute: c.SignRate, Burst: max(10, int(c.SignRate/2)), ClientIP: ClientIP(c.ClientIPHeader, c.TrustedProxies),
 	}
+	s.WebhookSigningKey = []byte(c.WebhookSigningKey)
 	if c.Turnstile() {
 		s.Verifier = turnstile.New(c.TurnstileSecretKey, c.TurnstileVerifyURL)
 	}

@@ -34,6 +34,11 @@ const (
 	StateQueued      = "queued"
 	StateSent        = "sent"
 	StateFailed      = "failed"
+	// StateDelivered and StateComplained are the mail service's word,
+	// from its webhooks (DeliveryEvent): the target's server took the
+	// message, or the target marked it as spam.
+	StateDelivered  = "delivered"
+	StateComplained = "complained"
 )
 
 // Message is one letter to one target: merged, addressed, and where its

@@ -145,6 +145,13 @@ ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
 	sent_at $TS NOT NULL
 );
 CREATE INDEX confirm_mails_key ON confirm_mails (letter_id, email_hash, sent_at);`,
+	// 7: the tokens of Mailgun's webhooks seen lately, hashed, so that a
+	// replayed event is refused (DeliveryEvent). Unix milliseconds, as in 3.
+	`CREATE TABLE webhook_tokens (
+	token_hash TEXT PRIMARY KEY,
+	seen_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_tokens_seen_at ON webhook_tokens (seen_at);`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -818,11 +825,14 @@ func (s *Store) MarkAttempt(ctx context.Context, id, reason string) error {
 	return s.mark(ctx, id, letter.StateQueued, "", reason)
 }
 
+// mark leaves alone a message recorded as sent, or as delivered or
+// complained by the service's webhooks, which can arrive before a
+// sender's own record of the send.
 func (s *Store) mark(ctx context.Context, id, state, providerID, reason string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE messages
 		SET state = $1, provider_id = CASE WHEN $2 = '' THEN provider_id ELSE $2 END, error = $3,
 		    attempts = attempts + 1, updated_at = $4
-		WHERE id = $5 AND state <> 'sent'`,
+		WHERE id = $5 AND state NOT IN ('sent', 'delivered', 'complained')`,
 		state, providerID, reason, time.Now().UTC(), id)
 	if err != nil {
 		return fmt.Errorf("store: mark %s: %w", state, err)
@@ -843,7 +853,8 @@ func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
 	defer rows.Close()
-	counts := map[string]int{letter.StateQueued: 0, letter.StateSent: 0, letter.StateFailed: 0}
+	counts := map[string]int{letter.StateQueued: 0, letter.StateSent: 0, letter.StateFailed: 0,
+		letter.StateDelivered: 0, letter.StateComplained: 0}
 	for rows.Next() {
 		var state string
 		var n int

@@ -1,6 +1,7 @@
-// Command sign is the Netlify function behind POST /api/sign: the same
-// handler as `campaign serve`, over the letters this build published
-// (embedded), recording to Postgres when DATABASE_URL is set.
+// Command sign is the Netlify function behind POST /api/sign (and the
+// confirmation links and Mailgun's webhooks): the same handler as
+// `campaign serve`, over the letters this build published (embedded),
+// recording to Postgres when DATABASE_URL is set.
 package main
 
 import (
@@ -100,6 +101,9 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 	}
 	hc := cfg.Handler(letters, rec, conf, log)
 	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
+	if lazy != nil && cfg.DatabaseURL != "" {
+		hc.Events = lazy
+	}
 	switch {
 	case lazy == nil: // letters are refused: nothing to limit
 	case cfg.DatabaseURL == "":
@@ -222,6 +226,13 @@ func (l *lazyRecorder) Confirm(ctx context.Context, tokenHash string) (*letter.S
 		return nil, err
 	}
 	return c.Confirm(ctx, tokenHash)
+}
+
+func (l *lazyRecorder) DeliveryEvent(ctx context.Context, tokenHash string, ev letter.DeliveryEvent) (bool, error) {
+	if _, err := l.get(); err != nil {
+		return false, &letter.Unavailable{Reason: "The database cannot be reached just now."}
+	}
+	return l.parts.Events.DeliveryEvent(ctx, tokenHash, ev)
 }
 
 // refuse is the recorder of a function that must not send.
