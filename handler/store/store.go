@@ -132,6 +132,11 @@ ALTER TABLE signatures ADD COLUMN utm_medium TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_campaign TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_term TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
+	// 5: the public count (tally "counted": signatures whose letters are
+	// sent or on their way), kept as each one becomes confirmed, so that
+	// reading it never counts rows. It starts from the confirmed ones.
+	`INSERT INTO tallies (letter_id, name, n)
+	SELECT letter_id, 'counted', COUNT(*) FROM signatures WHERE sig_state = 'confirmed' GROUP BY letter_id;`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -280,6 +285,11 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 			return nil, fmt.Errorf("store: record message: %w", err)
 		}
 	}
+	if sig.State == letter.SignatureConfirmed {
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+			return nil, err
+		}
+	}
 	if also != nil {
 		if err := also(tx); err != nil {
 			return nil, err
@@ -422,6 +432,11 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 	if err != nil {
 		return nil, err
 	}
+	if sig.State == letter.SignatureConfirmed {
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+			return nil, err
+		}
+	}
 	if also != nil && len(queued) > 0 {
 		if err := also(tx, queued); err != nil {
 			return nil, err
@@ -484,19 +499,21 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
+	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
 		ORDER BY created_at LIMIT $2`, letterID, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	var ids []string
+	released := map[string]int{} // by letter, for the public count
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, l string
+		if err := rows.Scan(&id, &l); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("store: release: %w", err)
 		}
 		ids = append(ids, id)
+		released[l]++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -513,6 +530,11 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 			return 0, err
 		}
 		queued = append(queued, q...)
+	}
+	for l, n := range released {
+		if err := addTally(ctx, tx, l, tallyCounted, n); err != nil {
+			return 0, err
+		}
 	}
 	if also != nil && len(queued) > 0 {
 		if err := also(tx, queued); err != nil {
@@ -580,6 +602,26 @@ func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
 		return 0, fmt.Errorf("store: expire: commit: %w", err)
 	}
 	return total, nil
+}
+
+// tallyCounted is the tally of a letter's signatures that became
+// confirmed: their letters are sent or on their way (Count).
+const tallyCounted = "counted"
+
+// addTally adds n to a letter's tally in tx.
+func addTally(ctx context.Context, tx *sql.Tx, letterID, name string, n int) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tallies (letter_id, name, n) VALUES ($1, $2, $3)
+		ON CONFLICT (letter_id, name) DO UPDATE SET n = tallies.n + excluded.n`, letterID, name, n); err != nil {
+		return fmt.Errorf("store: tally %s: %w", name, err)
+	}
+	return nil
+}
+
+// Count is the public count of a letter: its signatures whose letters
+// were sent or are on their way (confirmed, not held), from the tally
+// kept as each is confirmed, not by counting rows.
+func (s *Store) Count(ctx context.Context, letterID string) (int, error) {
+	return s.Tally(ctx, letterID, tallyCounted)
 }
 
 // Tally returns a letter's count by name ("expired"), zero when none.
