@@ -72,6 +72,7 @@ func newEnvWith(t *testing.T, extra map[string]string, tweak func(*handler.Setti
 		t.Fatal(err)
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, quietLog())
+	settings.Counter = parts.Counter
 	if tweak != nil {
 		tweak(&settings)
 	}

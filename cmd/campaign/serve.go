@@ -58,8 +58,10 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 			box = nil
 		}
 	}
+	hc := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
+	hc.Counter = parts.Counter
 	srv := &http.Server{
-		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
+		Handler:           routes(handler.New(hc), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -51,6 +51,8 @@ type Parts struct {
 	// Confirmer takes signers' confirmations: the queue; nil without a
 	// database.
 	Confirmer handler.Confirmer
+	// Counter reads the public count: the store; nil without a database.
+	Counter handler.Counter
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,6 +101,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 		return nil, err
 	}
 	parts.Recorder, parts.Confirmer = parts.Queue, parts.Queue
+	parts.Counter = parts.Store
 	return parts, nil
 }
 
