@@ -12,6 +12,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -285,13 +286,15 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 			return nil, fmt.Errorf("store: record message: %w", err)
 		}
 	}
-	if sig.State == letter.SignatureConfirmed {
-		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+	if also != nil {
+		if err := also(tx); err != nil {
 			return nil, err
 		}
 	}
-	if also != nil {
-		if err := also(tx); err != nil {
+	// Last before the commit: on Postgres the tally's row stays locked
+	// until then, and every confirmation of the letter waits for it.
+	if sig.State == letter.SignatureConfirmed {
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
 			return nil, err
 		}
 	}
@@ -432,13 +435,13 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 	if err != nil {
 		return nil, err
 	}
-	if sig.State == letter.SignatureConfirmed {
-		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+	if also != nil && len(queued) > 0 {
+		if err := also(tx, queued); err != nil {
 			return nil, err
 		}
 	}
-	if also != nil && len(queued) > 0 {
-		if err := also(tx, queued); err != nil {
+	if sig.State == letter.SignatureConfirmed { // last: see Record
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
 			return nil, err
 		}
 	}
@@ -531,13 +534,15 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 		}
 		queued = append(queued, q...)
 	}
-	for l, n := range released {
-		if err := addTally(ctx, tx, l, tallyCounted, n); err != nil {
+	if also != nil && len(queued) > 0 {
+		if err := also(tx, queued); err != nil {
 			return 0, err
 		}
 	}
-	if also != nil && len(queued) > 0 {
-		if err := also(tx, queued); err != nil {
+	// Last (see Record), in one order, so that two releases never wait on
+	// each other's tallies.
+	for _, l := range slices.Sorted(maps.Keys(released)) {
+		if err := addTally(ctx, tx, l, tallyCounted, released[l]); err != nil {
 			return 0, err
 		}
 	}
