@@ -37,6 +37,9 @@ type Settings struct {
 	// that needs confirmation is refused.
 	Confirm   bool
 	Confirmer Confirmer
+	// Counter reads the public count (GET /api/letters/{id}/count); nil
+	// without a database, where the count answers 503.
+	Counter Counter
 	// AllowedOrigins may post the form besides the site itself (embeds:
 	// CAMPAIGN_ALLOWED_ORIGINS), as scheme://host[:port].
 	AllowedOrigins []string
@@ -84,7 +87,8 @@ type handler struct {
 	origins []string
 }
 
-// New returns the handler for /api/sign.
+// New returns the handler for /api/sign, the confirmation links and the
+// public count.
 func New(cfg Settings) http.Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -112,6 +116,9 @@ func New(cfg Settings) http.Handler {
 	mux.HandleFunc("/api/sign", h.sign)
 	mux.HandleFunc(letter.ConfirmPath+"{token}", h.confirmLink)
 	mux.HandleFunc(MailgunEventsPath, h.mailgunEvents)
+	counts := newCounts(cfg)
+	mux.HandleFunc("/api/letters/{id}/count", counts.json)
+	mux.HandleFunc("/api/letters/{id}/count.svg", counts.svg)
 	return securityHeaders(mux)
 }
 

@@ -73,6 +73,7 @@ func newEnvWith(t *testing.T, extra map[string]string, tweak func(*handler.Setti
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, quietLog())
 	settings.Events = parts.Events
+	settings.Counter = parts.Counter
 	if tweak != nil {
 		tweak(&settings)
 	}

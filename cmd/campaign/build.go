@@ -16,8 +16,9 @@ import (
 // buildSite runs the pinned Hugo, in this process, on the site in siteDir
 // and writes it to publicDir. A deploy context other than production
 // (Netlify's CONTEXT) builds the page with a "preview" banner; a Turnstile
-// site key puts Cloudflare Turnstile's widget in the form.
-func buildSite(siteDir, publicDir, deployContext, turnstileSiteKey string) error {
+// site key puts Cloudflare Turnstile's widget in the form; count shows the
+// public count on the page (for a handler with a database).
+func buildSite(siteDir, publicDir, deployContext, turnstileSiteKey string, count bool) error {
 	src, err := filepath.Abs(siteDir)
 	if err != nil {
 		return err
@@ -36,6 +37,11 @@ func buildSite(siteDir, publicDir, deployContext, turnstileSiteKey string) error
 		os.Setenv("HUGO_PARAMS_TURNSTILESITEKEY", turnstileSiteKey)
 	} else {
 		os.Unsetenv("HUGO_PARAMS_TURNSTILESITEKEY")
+	}
+	if count {
+		os.Setenv("HUGO_PARAMS_PUBLICCOUNT", "true")
+	} else {
+		os.Unsetenv("HUGO_PARAMS_PUBLICCOUNT")
 	}
 	args := []string{"build", "--source", src, "--destination", dst, "--cleanDestinationDir", "--minify",
 		"--logLevel", "warn", "--environment", "production"}

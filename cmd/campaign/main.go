@@ -110,7 +110,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		deployContext := getenv("CONTEXT") // set by Netlify's build
 		// Only the site key: the secret is the function's, at run time.
 		siteKey := strings.TrimSpace(getenv("TURNSTILE_SITE_KEY"))
-		if err := buildSite(*site, *public, deployContext, siteKey); err != nil {
+		// The count needs the function's database: shown when the build
+		// sees DATABASE_URL too.
+		count := getenv("DATABASE_URL") != ""
+		if err := buildSite(*site, *public, deployContext, siteKey, count); err != nil {
 			return err
 		}
 		if err := writeHeaders(*public, pageCSP(siteKey)); err != nil {
@@ -140,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				*addr = ":" + port
 			}
 		}
-		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey); err != nil {
+		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err
 		}
 		return serve(ctx, cfg, *addr, *public, log)

@@ -216,7 +216,7 @@ func golden(t *testing.T, path, got string) {
 // letter this site publishes.
 func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 	public := filepath.Join(t.TempDir(), "public")
-	if err := buildSite(filepath.Join(repoRoot(t), "site"), public, "", ""); err != nil {
+	if err := buildSite(filepath.Join(repoRoot(t), "site"), public, "", "", false); err != nil {
 		t.Fatal(err)
 	}
 	read := func(path string) map[string]any {
@@ -232,7 +232,7 @@ func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 	}
 	built := read(filepath.Join(public, "letters/family-separation/index.json"))
 	fixture := read(filepath.Join(repoRoot(t), "handler/testdata/site/letters/family-separation/index.json"))
-	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form", "pages"} {
+	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form", "pages", "goal"} {
 		b, _ := json.Marshal(built[k])
 		f, _ := json.Marshal(fixture[k])
 		if string(b) != string(f) {

@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
 	settings.Events = parts.Events
+	settings.Counter = parts.Counter
 	srv := &http.Server{
 		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,

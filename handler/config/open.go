@@ -54,6 +54,8 @@ type Parts struct {
 	// Events records Mailgun's delivery webhooks: the store; nil without
 	// a database.
 	Events handler.Events
+	// Counter reads the public count: the store; nil without a database.
+	Counter handler.Counter
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,6 +105,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 	}
 	parts.Recorder, parts.Confirmer = parts.Queue, parts.Queue
 	parts.Events = parts.Store
+	parts.Counter = parts.Store
 	return parts, nil
 }
 

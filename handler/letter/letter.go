@@ -53,6 +53,9 @@ type Letter struct {
 	Confirm *bool `json:"confirm"`
 	// CopyToSigner sends the signer a copy of the letters as sent.
 	CopyToSigner bool `json:"copy_to_signer"`
+	// Goal is the front matter's `goal`: how many signatures the campaign
+	// aims for, shown with the public count; zero for none.
+	Goal int `json:"goal"`
 	// InboxURL is the "check your inbox" page a signer lands on when the
 	// letter waits for their confirmation.
 	InboxURL string `json:"inbox_url"`
@@ -121,6 +124,9 @@ func (l *Letter) Validate() error {
 	}
 	if len(l.Targets) == 0 {
 		problems = append(problems, "no targets")
+	}
+	if l.Goal < 0 {
+		problems = append(problems, "goal must not be negative")
 	}
 	if l.Pages.Error == "" || l.Pages.Already == "" || l.Pages.Confirm == "" || l.Pages.Expired == "" || l.InboxURL == "" {
 		problems = append(problems, "the handler's pages are missing (a site built by older templates: build it again)")

@@ -96,6 +96,8 @@ func TestLetterValidate(t *testing.T) {
 		{"form asks a state but offers none", func(l *Letter) { l.Form.Fields, l.Form.States = fullForm(), nil }, "offers no states"},
 		{"no form published, no states", func(l *Letter) { l.Form = Form{} }, "offers no states"},
 		{"subject with a control character", func(l *Letter) { l.Subject = "a\x1bb" }, "subject must be one"},
+		{"a goal", func(l *Letter) { l.Goal = 10000 }, ""},
+		{"a negative goal", func(l *Letter) { l.Goal = -1 }, "goal must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -152,6 +153,11 @@ CREATE INDEX confirm_mails_key ON confirm_mails (letter_id, email_hash, sent_at)
 	seen_at BIGINT NOT NULL
 );
 CREATE INDEX webhook_tokens_seen_at ON webhook_tokens (seen_at);`,
+	// 8: the public count (tally "counted": signatures whose letters are
+	// sent or on their way), kept as each one becomes confirmed, so that
+	// reading it never counts rows. It starts from the confirmed ones.
+	`INSERT INTO tallies (letter_id, name, n)
+	SELECT letter_id, 'counted', COUNT(*) FROM signatures WHERE sig_state = 'confirmed' GROUP BY letter_id;`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -305,6 +311,13 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 			return nil, err
 		}
 	}
+	// Last before the commit: on Postgres the tally's row stays locked
+	// until then, and every confirmation of the letter waits for it.
+	if sig.State == letter.SignatureConfirmed {
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: record: commit: %w", err)
 	}
@@ -454,6 +467,11 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 			return nil, err
 		}
 	}
+	if sig.State == letter.SignatureConfirmed { // last: see Record
+		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: confirm: commit: %w", err)
 	}
@@ -511,19 +529,21 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
+	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
 		ORDER BY created_at LIMIT $2`, letterID, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	var ids []string
+	released := map[string]int{} // by letter, for the public count
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, l string
+		if err := rows.Scan(&id, &l); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("store: release: %w", err)
 		}
 		ids = append(ids, id)
+		released[l]++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -543,6 +563,13 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 	}
 	if also != nil && len(queued) > 0 {
 		if err := also(tx, queued); err != nil {
+			return 0, err
+		}
+	}
+	// Last (see Record), in one order, so that two releases never wait on
+	// each other's tallies.
+	for _, l := range slices.Sorted(maps.Keys(released)) {
+		if err := addTally(ctx, tx, l, tallyCounted, released[l]); err != nil {
 			return 0, err
 		}
 	}
@@ -611,6 +638,26 @@ func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
 		return 0, fmt.Errorf("store: expire: commit: %w", err)
 	}
 	return total, nil
+}
+
+// tallyCounted is the tally of a letter's signatures that became
+// confirmed: their letters are sent or on their way (Count).
+const tallyCounted = "counted"
+
+// addTally adds n to a letter's tally in tx.
+func addTally(ctx context.Context, tx *sql.Tx, letterID, name string, n int) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tallies (letter_id, name, n) VALUES ($1, $2, $3)
+		ON CONFLICT (letter_id, name) DO UPDATE SET n = tallies.n + excluded.n`, letterID, name, n); err != nil {
+		return fmt.Errorf("store: tally %s: %w", name, err)
+	}
+	return nil
+}
+
+// Count is the public count of a letter: its signatures whose letters
+// were sent or are on their way (confirmed, not held), from the tally
+// kept as each is confirmed, not by counting rows.
+func (s *Store) Count(ctx context.Context, letterID string) (int, error) {
+	return s.Tally(ctx, letterID, tallyCounted)
 }
 
 // Tally returns a letter's count by name ("expired"), zero when none.

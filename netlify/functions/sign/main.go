@@ -1,7 +1,7 @@
-// Command sign is the Netlify function behind POST /api/sign (and the
-// confirmation links and Mailgun's webhooks): the same handler as
-// `campaign serve`, over the letters this build published (embedded),
-// recording to Postgres when DATABASE_URL is set.
+// Command sign is the Netlify function behind POST /api/sign, the
+// confirmation links, the public count and Mailgun's webhooks: the same
+// handler as `campaign serve`, over the letters this build published
+// (embedded), recording to Postgres when DATABASE_URL is set.
 package main
 
 import (
@@ -42,6 +42,7 @@ func main() {
 var paths = map[string]string{
 	"/.netlify/functions/sign":         "/api/sign",
 	"/.netlify/functions/sign/confirm": "/api/confirm",
+	"/.netlify/functions/sign/letters": "/api/letters",
 }
 
 // newHandler wires the handler once per cold start. When something is
@@ -100,6 +101,9 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		log.Info("deploy preview: every letter goes to the sandbox address", "context", info.Context)
 	}
 	hc := cfg.Handler(letters, rec, conf, log)
+	if lazy != nil && cfg.DatabaseURL != "" {
+		hc.Counter = lazy
+	}
 	hc.ClientIP = handler.RemoteIP // the adapter puts Netlify's client address there
 	if lazy != nil && cfg.DatabaseURL != "" {
 		hc.Events = lazy
@@ -233,6 +237,17 @@ func (l *lazyRecorder) DeliveryEvent(ctx context.Context, tokenHash string, ev l
 		return false, &letter.Unavailable{Reason: "The database cannot be reached just now."}
 	}
 	return l.parts.Events.DeliveryEvent(ctx, tokenHash, ev)
+}
+
+// Count reads the public count once the database is open.
+func (l *lazyRecorder) Count(ctx context.Context, letterID string) (int, error) {
+	if _, err := l.get(); err != nil {
+		return 0, err
+	}
+	if l.parts.Counter == nil {
+		return 0, errors.New("no database to count in")
+	}
+	return l.parts.Counter.Count(ctx, letterID)
 }
 
 // refuse is the recorder of a function that must not send.

@@ -18,6 +18,19 @@
     }
   });
 
+  // The count's image (count.html): its alt text gets the numbers the
+  // image shows (its <title>); when it cannot be drawn, it goes.
+  var count = d.querySelector(".count img");
+  if (count && window.fetch && window.DOMParser) {
+    fetch(count.src).then(function (r) {
+      if (!r.ok) throw r.status;
+      return r.text();
+    }).then(function (svg) {
+      var t = new DOMParser().parseFromString(svg, "image/svg+xml").querySelector("title");
+      if (t) count.alt = t.textContent;
+    }).catch(function () { count.parentNode.hidden = true; });
+  }
+
   var form = d.getElementById("sign-form");
   if (!form || !window.fetch) return;
   var el = form.elements, ds = form.dataset;
