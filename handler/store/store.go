@@ -132,6 +132,12 @@ ALTER TABLE signatures ADD COLUMN utm_medium TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_campaign TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_term TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
+	// 5: the opt-in's time, words and language (an earlier opt-in's time is
+	// its signature's; its words were not kept).
+	`ALTER TABLE signatures ADD COLUMN opt_in_at $TS;
+ALTER TABLE signatures ADD COLUMN opt_in_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN opt_in_lang TEXT NOT NULL DEFAULT '';
+UPDATE signatures SET opt_in_at = created_at WHERE opt_in;`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -214,7 +220,8 @@ const (
 //
 // A confirmed signature (its letter needs no confirmation) takes its
 // address for the letter: when the address already signed, Record stores
-// nothing and returns the first signature with letter.ErrDuplicate. Its
+// nothing but the repeat's opt-in, if the first had none (adoptOptIn), and
+// returns the first signature with letter.ErrDuplicate. Its
 // messages are queued, or held (sig.State and each message's State say
 // which) when the campaign is past its ceiling.
 //
@@ -230,6 +237,9 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 
 	now := time.Now().UTC()
 	sig.CreatedAt = now
+	if sig.OptIn {
+		sig.OptInAt = now
+	}
 	key := letter.EmailKey(sig.Email)
 	if sig.State == letter.SignatureUnconfirmed {
 		if err := s.throttle(ctx, tx, sig.Letter, key, now); err != nil {
@@ -259,6 +269,12 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		first, err := s.signatureByEmail(ctx, tx, sig.Letter, key)
 		if err != nil {
 			return nil, err
+		}
+		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("store: record: commit: %w", err)
 		}
 		return first, letter.ErrDuplicate
 	}
@@ -372,7 +388,8 @@ func expired(sig *letter.Signature, ttl time.Duration, now time.Time) bool {
 //   - letter.ErrNotFound for an unknown or expired token;
 //   - letter.ErrConfirmed, with the signature, when it was confirmed before;
 //   - letter.ErrDuplicate, with that signature, when another attempt in the
-//     same name was confirmed first. Nothing is queued for these.
+//     same name was confirmed first; this attempt's opt-in, if that one had
+//     none, is recorded on it (adoptOptIn). Nothing is queued for these.
 func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also func(tx Tx, queued []string) error) (*letter.Signature, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -401,6 +418,12 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 		}
 	}
 	if first, err := s.signatureByEmail(ctx, tx, sig.Letter, key); err == nil {
+		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("store: confirm: commit: %w", err)
+		}
 		return first, letter.ErrDuplicate
 	} else if !errors.Is(err, letter.ErrNotFound) {
 		return nil, err
@@ -685,6 +708,9 @@ var signatureColumns = columns[letter.Signature]{
 	{"sig_state", func(g *letter.Signature) any { return &g.State }},
 	{"token_hash", func(g *letter.Signature) any { return &g.TokenHash }},
 	{"confirmed_at", func(g *letter.Signature) any { return nullTime{&g.ConfirmedAt} }},
+	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},
+	{"opt_in_text", func(g *letter.Signature) any { return &g.OptInText }},
+	{"opt_in_lang", func(g *letter.Signature) any { return &g.OptInLang }},
 }
 
 // nullTime is a time column that may be NULL: the zero time, both ways.
