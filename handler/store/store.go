@@ -692,7 +692,7 @@ var signatureColumns = columns[letter.Signature]{
 	{"email", func(g *letter.Signature) any { return &g.Email }},
 	{"address", func(g *letter.Signature) any { return &g.Address }},
 	{"city", func(g *letter.Signature) any { return &g.City }},
-	{"state", func(g *letter.Signature) any { return &g.State }},
+	{"state", func(g *letter.Signature) any { return &g.Signer.State }}, // the US state, not the signature's (sig_state)
 	{"zip", func(g *letter.Signature) any { return &g.Zip }},
 	{"phone", func(g *letter.Signature) any { return &g.Phone }},
 	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
