@@ -29,6 +29,9 @@ type Signature struct {
 	OptInAt   time.Time
 	OptInText string
 	OptInLang string
+	// PurgedAt is when its personal data was deleted (retention); zero
+	// while it is kept.
+	PurgedAt time.Time
 }
 
 // Message states.

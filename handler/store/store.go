@@ -133,11 +133,14 @@ ALTER TABLE signatures ADD COLUMN utm_campaign TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_term TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
 	// 5: the opt-in's time, words and language (an earlier opt-in's time is
-	// its signature's; its words were not kept).
+	// its signature's; its words were not kept), and retention: purged_at
+	// marks a signature whose personal data is deleted (see Purge).
 	`ALTER TABLE signatures ADD COLUMN opt_in_at $TS;
 ALTER TABLE signatures ADD COLUMN opt_in_text TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN opt_in_lang TEXT NOT NULL DEFAULT '';
-UPDATE signatures SET opt_in_at = created_at WHERE opt_in;`,
+ALTER TABLE signatures ADD COLUMN purged_at $TS;
+UPDATE signatures SET opt_in_at = created_at WHERE opt_in;
+CREATE INDEX signatures_unpurged ON signatures (created_at) WHERE purged_at IS NULL;`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -555,7 +558,11 @@ func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
 	if ttl <= 0 {
 		ttl = letter.DefaultConfirmTTL
 	}
-	before := time.Now().UTC().Add(-ttl)
+	return s.expireBefore(ctx, time.Now().UTC().Add(-ttl))
+}
+
+// expireBefore is Expire of the signatures unconfirmed since before.
+func (s *Store) expireBefore(ctx context.Context, before time.Time) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: expire: %w", err)
@@ -711,6 +718,7 @@ var signatureColumns = columns[letter.Signature]{
 	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},
 	{"opt_in_text", func(g *letter.Signature) any { return &g.OptInText }},
 	{"opt_in_lang", func(g *letter.Signature) any { return &g.OptInLang }},
+	{"purged_at", func(g *letter.Signature) any { return nullTime{&g.PurgedAt} }},
 }
 
 // nullTime is a time column that may be NULL: the zero time, both ways.
