@@ -176,6 +176,11 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 	for _, state := range []string{letter.SignatureUnconfirmed, letter.SignatureConfirmed, letter.SignatureHeld, "expired"} {
 		fmt.Fprintf(w, "signatures %-12s %d\n", state, byState[state])
 	}
+	purged, err := st.PurgedCount(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "signatures %-12s %d (personal data deleted; still counted above)\n", "purged", purged)
 	if byState[letter.SignatureHeld] > 0 {
 		fmt.Fprintln(w, "held letters wait for `campaign release` (the campaign passed CAMPAIGN_MAX_SIGN_RATE)")
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"campaignkit/handler/letter"
+	"campaignkit/handler/store"
 )
 
 // DefaultDataDir is the data folder when CAMPAIGN_DATA_DIR is unset.
@@ -56,6 +57,9 @@ type Config struct {
 	// works (CAMPAIGN_CONFIRM_TTL, default 7 days).
 	Confirm    bool
 	ConfirmTTL time.Duration
+	// Retention is how long a signature's personal data is kept
+	// (CAMPAIGN_RETENTION: days like 365d or a duration; default 365 days).
+	Retention time.Duration
 	// MaxSignRate is the campaign-wide ceiling, signatures a minute whose
 	// letters are queued; beyond it letters are held for an organizer
 	// (CAMPAIGN_MAX_SIGN_RATE, default 600; 0 turns it off).
@@ -108,6 +112,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Workers:           16,
 		Confirm:           true,
 		ConfirmTTL:        letter.DefaultConfirmTTL,
+		Retention:         store.DefaultRetention,
 		MaxSignRate:       600,
 		SiteURL:           strings.TrimRight(strings.TrimSpace(getenv("CAMPAIGN_SITE_URL")), "/"),
 		Secret:            getenv("CAMPAIGN_SECRET"),
@@ -188,6 +193,9 @@ func Load(getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_CONFIRM_TTL %q must be a duration of an hour or more, like 168h", v))
 		}
 		c.ConfirmTTL = d
+	}
+	if err := c.loadRetention(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if v := getenv("CAMPAIGN_MAX_SIGN_RATE"); v != "" {
 		n, err := strconv.Atoi(v)

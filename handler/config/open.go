@@ -147,6 +147,7 @@ func (c *Config) queueOptions(p Program, log *slog.Logger) queue.Options {
 		TryInline:    p.TryInline,
 		PollInterval: p.PollInterval,
 		Limits:       store.Limits{Ceiling: c.MaxSignRate, ConfirmTTL: c.ConfirmTTL},
+		Retention:    c.Retention,
 		Log:          log,
 	}
 }

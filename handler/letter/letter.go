@@ -62,6 +62,16 @@ type Letter struct {
 	// Pages are the handler's own pages as Hugo built them for this letter
 	// (the site's header, footer, form and words), which the handler fills.
 	Pages Pages `json:"pages"`
+	// OptIn is the opt-in box's wording as the page showed it, recorded
+	// with each signature that ticks it: consent is to those words.
+	OptIn OptInWording `json:"opt_in"`
+}
+
+// OptInWording is the text of the opt-in box and its language (the site's
+// i18n string opt_in).
+type OptInWording struct {
+	Text string `json:"text"`
+	Lang string `json:"lang"`
 }
 
 // Pages are HTML documents Hugo built for the handler to fill in.

@@ -23,6 +23,15 @@ type Signature struct {
 	TokenHash   string
 	CreatedAt   time.Time
 	ConfirmedAt time.Time
+	// OptInAt, OptInText and OptInLang record the signer's opt-in (Signer's
+	// OptIn): when they sent the form with the box ticked, and the box's
+	// words and language as they saw them. Zero when they did not opt in.
+	OptInAt   time.Time
+	OptInText string
+	OptInLang string
+	// PurgedAt is when its personal data was deleted (retention); zero
+	// while it is kept.
+	PurgedAt time.Time
 }
 
 // Message states.
@@ -109,6 +118,9 @@ type Sending struct {
 func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 	sig := &Signature{ID: NewID(), Signer: *s, State: SignatureConfirmed}
 	sig.Letter = l.ID
+	if s.OptIn {
+		sig.OptInText, sig.OptInLang = l.OptIn.Text, l.OptIn.Lang
+	}
 	// An unedited letter is recorded as such, so organizers can tell.
 	if s.Subject == l.Subject {
 		sig.Subject = ""

@@ -80,7 +80,10 @@ type Options struct {
 	// Limits are the campaign's ceiling and how long confirmation links
 	// work; a process with workers deletes signatures unconfirmed past it.
 	Limits store.Limits
-	Log    *slog.Logger
+	// Retention is how long a signature's personal data is kept; a
+	// process with workers deletes it after (default store.DefaultRetention).
+	Retention time.Duration
+	Log       *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -162,6 +165,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ExpireArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})}
+		addPurger(workers, cfg, st, opts)
 		cfg.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: opts.Workers}}
 	}
 	client, err := river.NewClient(st.QueueDriver(), cfg)

@@ -158,6 +158,15 @@ CREATE INDEX webhook_tokens_seen_at ON webhook_tokens (seen_at);`,
 	// reading it never counts rows. It starts from the confirmed ones.
 	`INSERT INTO tallies (letter_id, name, n)
 	SELECT letter_id, 'counted', COUNT(*) FROM signatures WHERE sig_state = 'confirmed' GROUP BY letter_id;`,
+	// 9: the opt-in's time, words and language (an earlier opt-in's time is
+	// its signature's; its words were not kept), and retention: purged_at
+	// marks a signature whose personal data is deleted (see Purge).
+	`ALTER TABLE signatures ADD COLUMN opt_in_at $TS;
+ALTER TABLE signatures ADD COLUMN opt_in_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN opt_in_lang TEXT NOT NULL DEFAULT '';
+ALTER TABLE signatures ADD COLUMN purged_at $TS;
+UPDATE signatures SET opt_in_at = created_at WHERE opt_in;
+CREATE INDEX signatures_unpurged ON signatures (created_at) WHERE purged_at IS NULL;`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -240,7 +249,8 @@ const (
 //
 // A confirmed signature (its letter needs no confirmation) takes its
 // address for the letter: when the address already signed, Record stores
-// nothing and returns the first signature with letter.ErrDuplicate. Its
+// nothing but the repeat's opt-in, if the first had none (adoptOptIn), and
+// returns the first signature with letter.ErrDuplicate. Its
 // messages are queued, or held (sig.State and each message's State say
 // which) when the campaign is past its ceiling.
 //
@@ -256,6 +266,9 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 
 	now := time.Now().UTC()
 	sig.CreatedAt = now
+	if sig.OptIn {
+		sig.OptInAt = now
+	}
 	key := letter.EmailKey(sig.Email)
 	if sig.State == letter.SignatureUnconfirmed {
 		if err := s.throttle(ctx, tx, sig.Letter, key, now); err != nil {
@@ -285,6 +298,12 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		first, err := s.signatureByEmail(ctx, tx, sig.Letter, key)
 		if err != nil {
 			return nil, err
+		}
+		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("store: record: commit: %w", err)
 		}
 		return first, letter.ErrDuplicate
 	}
@@ -412,7 +431,8 @@ func expired(sig *letter.Signature, ttl time.Duration, now time.Time) bool {
 //   - letter.ErrNotFound for an unknown or expired token;
 //   - letter.ErrConfirmed, with the signature, when it was confirmed before;
 //   - letter.ErrDuplicate, with that signature, when another attempt in the
-//     same name was confirmed first. Nothing is queued for these.
+//     same name was confirmed first; this attempt's opt-in, if that one had
+//     none, is recorded on it (adoptOptIn). Nothing is queued for these.
 func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also func(tx Tx, queued []string) error) (*letter.Signature, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -441,6 +461,12 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 		}
 	}
 	if first, err := s.signatureByEmail(ctx, tx, sig.Letter, key); err == nil {
+		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("store: confirm: commit: %w", err)
+		}
 		return first, letter.ErrDuplicate
 	} else if !errors.Is(err, letter.ErrNotFound) {
 		return nil, err
@@ -586,7 +612,11 @@ func (s *Store) Expire(ctx context.Context, ttl time.Duration) (int, error) {
 	if ttl <= 0 {
 		ttl = letter.DefaultConfirmTTL
 	}
-	before := time.Now().UTC().Add(-ttl)
+	return s.expireBefore(ctx, time.Now().UTC().Add(-ttl))
+}
+
+// expireBefore is Expire of the signatures unconfirmed since before.
+func (s *Store) expireBefore(ctx context.Context, before time.Time) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: expire: %w", err)
@@ -764,6 +794,10 @@ var signatureColumns = columns[letter.Signature]{
 	{"sig_state", func(g *letter.Signature) any { return &g.State }},
 	{"token_hash", func(g *letter.Signature) any { return &g.TokenHash }},
 	{"confirmed_at", func(g *letter.Signature) any { return nullTime{&g.ConfirmedAt} }},
+	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},
+	{"opt_in_text", func(g *letter.Signature) any { return &g.OptInText }},
+	{"opt_in_lang", func(g *letter.Signature) any { return &g.OptInLang }},
+	{"purged_at", func(g *letter.Signature) any { return nullTime{&g.PurgedAt} }},
 }
 
 // nullTime is a time column that may be NULL: the zero time, both ways.
