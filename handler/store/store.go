@@ -622,20 +622,28 @@ func (s *Store) expireBefore(ctx context.Context, before time.Time) (int, error)
 		return 0, fmt.Errorf("store: expire: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT letter_id, COUNT(*) FROM signatures
-		WHERE sig_state = 'unconfirmed' AND created_at < $1 GROUP BY letter_id`, before)
+	// The rows are locked as they are chosen (Postgres), so a confirmation
+	// at the same moment waits, then finds its signature gone: it can never
+	// be confirmed while its letters are being deleted.
+	lock := ""
+	if s.postgres {
+		lock = " FOR UPDATE"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures
+		WHERE sig_state = 'unconfirmed' AND created_at < $1`+lock, before)
 	if err != nil {
 		return 0, fmt.Errorf("store: expire: %w", err)
 	}
 	counts := map[string]int{}
+	var ids []any
 	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		var id, letterID string
+		if err := rows.Scan(&id, &letterID); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("store: expire: %w", err)
 		}
-		counts[id] = n
+		counts[letterID]++
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -648,12 +656,16 @@ func (s *Store) expireBefore(ctx context.Context, before time.Time) (int, error)
 	if len(counts) == 0 {
 		return 0, tx.Commit()
 	}
-	for _, stmt := range []string{
-		`DELETE FROM messages WHERE signature_id IN (SELECT id FROM signatures WHERE sig_state = 'unconfirmed' AND created_at < $1)`,
-		`DELETE FROM signatures WHERE sig_state = 'unconfirmed' AND created_at < $1`,
-	} {
-		if _, err := tx.ExecContext(ctx, stmt, before); err != nil {
-			return 0, fmt.Errorf("store: expire: %w", err)
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		in := placeholders(1, len(chunk))
+		for _, stmt := range []string{
+			`DELETE FROM messages WHERE signature_id IN (` + in + `)`,
+			`DELETE FROM signatures WHERE id IN (` + in + `)`,
+		} {
+			if _, err := tx.ExecContext(ctx, stmt, chunk...); err != nil {
+				return 0, fmt.Errorf("store: expire: %w", err)
+			}
 		}
 	}
 	total := 0
@@ -668,6 +680,15 @@ func (s *Store) expireBefore(ctx context.Context, before time.Time) (int, error)
 		return 0, fmt.Errorf("store: expire: commit: %w", err)
 	}
 	return total, nil
+}
+
+// placeholders are $first, …, $(first+n-1), comma-separated.
+func placeholders(first, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(p, ", ")
 }
 
 // tallyCounted is the tally of a letter's signatures that became
@@ -750,13 +771,7 @@ func (c columns[T]) names() string {
 }
 
 // placeholders are $first, $first+1, … for an insert of every column.
-func (c columns[T]) placeholders(first int) string {
-	p := make([]string, len(c))
-	for i := range c {
-		p[i] = fmt.Sprintf("$%d", first+i)
-	}
-	return strings.Join(p, ", ")
-}
+func (c columns[T]) placeholders(first int) string { return placeholders(first, len(c)) }
 
 // of are pointers to v's fields in column order: Scan fills them, and
 // database/sql reads through them for an insert.
