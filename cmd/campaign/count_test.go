@@ -69,7 +69,7 @@ func TestGoalReachesPageAndHandler(t *testing.T) {
 	}
 	for _, database := range []bool{true, false} {
 		public := filepath.Join(t.TempDir(), "public")
-		cmd := exec.Command(binary, "build", "-public", public, "-function", t.TempDir())
+		cmd := exec.Command(binary, "build", "-public", public, "-function", t.TempDir(), "-migrate=false")
 		cmd.Dir = root
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 		if database {

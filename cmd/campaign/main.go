@@ -7,6 +7,7 @@
 //	campaign status   print signatures and messages by state
 //	campaign release  send letters held past CAMPAIGN_MAX_SIGN_RATE
 //	campaign purge    delete the personal data of older signatures now
+//	campaign migrate  bring the database's schema up to date (once per deploy)
 package main
 
 import (
@@ -35,6 +36,7 @@ commands:
   status   print counts of signatures and messages by delivery state
   release  send the letters held because the campaign passed CAMPAIGN_MAX_SIGN_RATE
   purge    delete the personal data of signatures older than --older-than (default CAMPAIGN_RETENTION)
+  migrate  bring the database's schema up to date (build runs it when DATABASE_URL is set)
 
 Run "campaign <command> -h" for a command's flags. Configuration comes from
 the environment: see README.md.
@@ -69,9 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	public := fs.String("public", "public", "where the built site goes (default: in the project)")
 	var function, addr, letterID, olderThan *string
 	var limit *int
+	var migrateDB *bool
 	switch cmd {
 	case "build":
 		function = fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
+		migrateDB = fs.Bool("migrate", true, "with DATABASE_URL set, bring its schema up to date (campaign migrate)")
 	case "serve":
 		addr = fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
 	case "release":
@@ -79,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		limit = fs.Int("n", 1_000_000, "release at most this many signatures, oldest first")
 	case "purge":
 		olderThan = fs.String("older-than", "", "purge signatures made longer ago than this: days (30d) or a duration (720h); default CAMPAIGN_RETENTION")
-	case "worker", "status":
+	case "worker", "status", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -126,6 +130,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// A site whose letters the handler would refuse must not deploy.
 		if _, err := loadLetters(*public); err != nil {
 			return fmt.Errorf("build: %w", err)
+		}
+		// Once per deploy, before its functions meet the database: they
+		// only check the schema (a cold start must not migrate).
+		if *migrateDB && getenv("DATABASE_URL") != "" {
+			if err := migrate(ctx, getenv, stdout); err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
 		}
 		if *function == "" {
 			return nil
@@ -175,6 +186,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return purge(ctx, cfg, *olderThan, stdout, log)
+	case "migrate":
+		return migrate(ctx, getenv, stdout)
 	}
 	return nil
 }

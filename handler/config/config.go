@@ -60,6 +60,9 @@ type Config struct {
 	// Retention is how long a signature's personal data is kept
 	// (CAMPAIGN_RETENTION: days like 365d or a duration; default 365 days).
 	Retention time.Duration
+	// DBMaxConns bounds this process's Postgres pool
+	// (CAMPAIGN_DB_MAX_CONNS); zero means the program's default.
+	DBMaxConns int
 	// MaxSignRate is the campaign-wide ceiling, signatures a minute whose
 	// letters are queued; beyond it letters are held for an organizer
 	// (CAMPAIGN_MAX_SIGN_RATE, default 600; 0 turns it off).
@@ -195,6 +198,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.ConfirmTTL = d
 	}
 	if err := c.loadRetention(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.loadDatabase(getenv); err != nil {
 		errs = append(errs, err)
 	}
 	if v := getenv("CAMPAIGN_MAX_SIGN_RATE"); v != "" {

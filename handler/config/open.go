@@ -18,7 +18,6 @@ import (
 	"campaignkit/handler/outbox"
 	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
-	"campaignkit/handler/store/postgres"
 	"campaignkit/handler/turnstile"
 )
 
@@ -36,6 +35,14 @@ type Program struct {
 	// that never keep one leave it nil (the Netlify functions: linking
 	// SQLite would double their size); they then send directly.
 	SQLite func(ctx context.Context, dir string) (*store.Store, error)
+	// MaxConns bounds the Postgres pool when CAMPAIGN_DB_MAX_CONNS is
+	// unset: FunctionMaxConns in a function; zero for
+	// postgres.DefaultMaxConns.
+	MaxConns int
+	// NoMigrate is for programs started by the hundred (the functions):
+	// Postgres's schema is only checked, never changed; `campaign
+	// migrate`, run by the deploy's build, brings it up to date.
+	NoMigrate bool
 }
 
 // Parts are what a program runs, opened from the configuration.
@@ -63,7 +70,8 @@ type Parts struct {
 
 // Open opens the database named by the configuration (Postgres with
 // DATABASE_URL, else SQLite in the data folder when the program links
-// it), migrates it, and builds the sender and the delivery queue on it.
+// it), migrates it (or checks it: Program.NoMigrate), and builds the
+// sender and the delivery queue on it.
 func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts, error) {
 	parts := &Parts{}
 	if c.Outbox() {
@@ -78,7 +86,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 	var err error
 	switch {
 	case c.DatabaseURL != "":
-		parts.Store, err = postgres.Open(ctx, c.DatabaseURL)
+		parts.Store, err = c.openPostgres(ctx, p)
 	case p.SQLite != nil:
 		parts.Store, err = p.SQLite(ctx, c.DataDir)
 	default:
@@ -88,7 +96,7 @@ func (c *Config) Open(ctx context.Context, p Program, log *slog.Logger) (*Parts,
 	if err != nil {
 		return nil, err
 	}
-	if err := queue.Migrate(ctx, parts.Store); err != nil {
+	if err := prepareQueue(ctx, p, parts.Store); err != nil {
 		parts.Store.Close()
 		return nil, err
 	}
@@ -148,6 +156,7 @@ func (c *Config) queueOptions(p Program, log *slog.Logger) queue.Options {
 		PollInterval: p.PollInterval,
 		Limits:       store.Limits{Ceiling: c.MaxSignRate, ConfirmTTL: c.ConfirmTTL},
 		Retention:    c.Retention,
+		PollOnly:     c.pooled(),
 		Log:          log,
 	}
 }

@@ -77,6 +77,9 @@ type Options struct {
 	// between invocations). Its job waits RescueAfter, and finds the
 	// message sent, or sends it then.
 	TryInline time.Duration
+	// PollOnly keeps River from LISTEN, which a transaction-mode pooler
+	// (PgBouncer, Neon's and Supabase's) does not carry; workers poll.
+	PollOnly bool
 	// Limits are the campaign's ceiling and how long confirmation links
 	// work; a process with workers deletes signatures unconfirmed past it.
 	Limits store.Limits
@@ -156,6 +159,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 		RetryPolicy:   &backoff{cap: d.BackoffCap},
 		// Completed jobs are not needed: the message row keeps its state.
 		CompletedJobRetentionPeriod: time.Hour,
+		PollOnly:                    opts.PollOnly,
 	}
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()

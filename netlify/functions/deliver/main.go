@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"campaignkit/handler/config"
+	"campaignkit/handler/store"
 	"campaignkit/netlify/lambda"
 )
 
@@ -80,7 +82,13 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 		// Without a database the sign function sends inline: no queue here.
 		return lambda.Text(200, "no queue (DATABASE_URL or MAILGUN_API_KEY unset)")
 	}
-	parts, err := cfg.Open(ctx, config.Program{Workers: cfg.Workers}, log)
+	// The deploy's build migrated the database; a run only checks.
+	parts, err := cfg.Open(ctx, config.Program{Workers: cfg.Workers, MaxConns: config.FunctionMaxConns, NoMigrate: true}, log)
+	if errors.Is(err, store.ErrOldSchema) {
+		log.Error("database schema older than this deploy: run `campaign migrate` (or redeploy with DATABASE_URL set for builds); nothing is sent until then",
+			"error", err.Error())
+		return lambda.Text(503, "database schema older than this deploy: run campaign migrate")
+	}
 	if err != nil {
 		log.Error("database", "error", err.Error())
 		return lambda.Text(500, "database unavailable")

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/store/storetest"
 	"campaignkit/netlify/lambda"
 )
 
@@ -19,7 +18,7 @@ func getCount(path string) events.APIGatewayProxyRequest {
 // The function counts from Postgres, and its answers ask Netlify's CDN to
 // keep them: an instance keeps nothing between requests.
 func TestCountThroughTheFunctionWithPostgres(t *testing.T) {
-	url := storetest.NewPostgresDatabase(t)
+	url := migratedDatabase(t)
 	mg := mailguntest.New()
 	defer mg.Close()
 	env := mailgunEnv(mg)

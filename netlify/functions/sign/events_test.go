@@ -15,7 +15,6 @@ import (
 
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/store/storetest"
 )
 
 const webhookKey = "whk-0123456789abcdef"
@@ -54,7 +53,7 @@ func TestMailgunEventsNeedTheKeyAndADatabase(t *testing.T) {
 }
 
 func TestMailgunEventsThroughTheFunctionWithPostgres(t *testing.T) {
-	url := storetest.NewPostgresDatabase(t)
+	url := migratedDatabase(t)
 	mg := mailguntest.New()
 	defer mg.Close()
 	env := mailgunEnv(mg)

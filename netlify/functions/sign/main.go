@@ -87,7 +87,10 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 		lazy = &lazyRecorder{open: func() (*config.Parts, error) {
 			ctx, cancel := context.WithTimeout(ctx, config.OpenBudget)
 			defer cancel()
-			return cfg.Open(ctx, config.Program{TryInline: config.InlineBudget}, log)
+			// The deploy's build migrated the database: a cold start only
+			// checks, and keeps to a small pool (one request at a time).
+			return cfg.Open(ctx, config.Program{TryInline: config.InlineBudget,
+				MaxConns: config.FunctionMaxConns, NoMigrate: true}, log)
 		}, log: log}
 		lazy.get() // connect at cold start, not on the first supporter's time
 		rec = lazy
@@ -182,6 +185,12 @@ func (l *lazyRecorder) get() (handler.Recorder, error) {
 	defer l.mu.Unlock()
 	if l.parts == nil {
 		parts, err := l.open()
+		if errors.Is(err, store.ErrOldSchema) {
+			// Tried again at each request: it works once migrated.
+			l.log.Error("database schema older than this deploy: run `campaign migrate` (or redeploy with DATABASE_URL set for builds); letters are refused until then",
+				"error", err.Error())
+			return nil, err
+		}
 		if err != nil {
 			l.log.Error("database", "error", err.Error())
 			return nil, err

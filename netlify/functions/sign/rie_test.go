@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"campaignkit/handler/mailgun/mailguntest"
-	"campaignkit/handler/store/storetest"
 )
 
 // maxFunctionBytes bounds the sign function as Netlify builds it: 13.1 MiB
@@ -98,7 +97,7 @@ func TestBuiltFunctionUnderLambdaEmulator(t *testing.T) {
 
 	modes := map[string]func(t *testing.T) []string{
 		"direct":   func(*testing.T) []string { return nil },
-		"postgres": func(t *testing.T) []string { return []string{"DATABASE_URL=" + storetest.NewPostgresDatabase(t)} },
+		"postgres": func(t *testing.T) []string { return []string{"DATABASE_URL=" + migratedDatabase(t)} },
 	}
 	for _, mode := range []string{"direct", "postgres"} {
 		t.Run(mode, func(t *testing.T) {
