@@ -50,10 +50,12 @@ const (
 
 // sharedPacer spaces the sends of every process on one Postgres database
 // to CAMPAIGN_SEND_RATE together. Each process reserves send times (slots)
-// from one row (store.ReserveSends), for as many of its workers as are
-// waiting, at most batchHorizon ahead, so round trips stay well below one
-// a send. A pause is written to the same row, and every process finds it
-// at its next reservation.
+// from one row (store.ReserveSends), a batch at a time, at most
+// batchHorizon ahead: the batch doubles while the process uses every slot
+// it took (a backlog) and halves when slots pass unused, so round trips
+// stay well below one a send without holding slots another process could
+// use. A pause is written to the same row, and every process finds it at
+// its next reservation.
 type sharedPacer struct {
 	store    *store.Store
 	interval time.Duration // zero: no rate, only the shared pause
@@ -65,13 +67,15 @@ type sharedPacer struct {
 
 	mu          sync.Mutex
 	slots       []time.Time // reserved, not yet taken, in order
+	want        int         // slots the next reservation takes, at most batch
+	dropped     bool        // a slot passed unused since the last reservation
 	pausedUntil time.Time
 	checked     time.Time // when the shared pause was last read (no rate)
 	warned      time.Time
 }
 
 func newSharedPacer(st *store.Store, perSecond float64, workers int, log *slog.Logger) *sharedPacer {
-	p := &sharedPacer{store: st, batch: 1, log: log, turn: make(chan struct{}, 1)}
+	p := &sharedPacer{store: st, batch: 1, want: 1, log: log, turn: make(chan struct{}, 1)}
 	if perSecond > 0 {
 		// 2 % below the rate, as the process's own pacer (newPacer).
 		p.interval = time.Duration(float64(time.Second) / (perSecond * 0.98))
@@ -122,7 +126,15 @@ func (p *sharedPacer) take(ctx context.Context) (time.Time, error) {
 	if at, ok := p.nextSlot(); ok {
 		return at, nil
 	}
-	n := int(min(max(p.waiting.Load(), 1), int64(p.batch)))
+	p.mu.Lock()
+	if p.dropped {
+		p.want = max(1, p.want/2)
+	} else {
+		p.want = min(p.batch, p.want*2)
+	}
+	p.dropped = false
+	n := min(max(int(p.waiting.Load()), p.want), p.batch)
+	p.mu.Unlock()
 	first, paused, err := p.store.ReserveSends(ctx, n, p.interval)
 	now := time.Now()
 	if err != nil {
@@ -142,7 +154,7 @@ func (p *sharedPacer) take(ctx context.Context) (time.Time, error) {
 }
 
 // nextSlot takes the earliest reserved slot still usable. A slot left
-// behind by more than an interval (its worker gave up) is dropped: sent
+// behind by more than an interval (no worker wanted it in time) is dropped: sent
 // now, it would bunch with the next process's.
 func (p *sharedPacer) nextSlot() (time.Time, bool) {
 	p.mu.Lock()
@@ -154,6 +166,7 @@ func (p *sharedPacer) nextSlot() (time.Time, bool) {
 		if !at.Before(late) {
 			return at, true
 		}
+		p.dropped = true
 	}
 	return time.Time{}, false
 }
