@@ -154,8 +154,8 @@ func (p *sharedPacer) take(ctx context.Context) (time.Time, error) {
 }
 
 // nextSlot takes the earliest reserved slot still usable. A slot left
-// behind by more than an interval (no worker wanted it in time) is dropped: sent
-// now, it would bunch with the next process's.
+// behind by more than an interval (no worker wanted it in time) is
+// dropped: sent now, it would bunch with the next process's.
 func (p *sharedPacer) nextSlot() (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
