@@ -46,6 +46,9 @@ const (
 	// errorPause holds a process's sends back after the database failed to
 	// answer for the pace: no send goes out unpaced.
 	errorPause = time.Second
+	// clockRefresh is how long a mapping of the database's clock onto this
+	// process's is kept before a worse one may replace it.
+	clockRefresh = 10 * time.Second
 )
 
 // sharedPacer spaces the sends of every process on one Postgres database
@@ -56,6 +59,13 @@ const (
 // stay well below one a send without holding slots another process could
 // use. A pause is written to the same row, and every process finds it at
 // its next reservation.
+//
+// The slots are in the database's clock. Each process maps it onto its own
+// from the reservation with the shortest round trip seen lately (as NTP
+// does): a reply that waited for the CPU would otherwise shift a whole
+// batch of slots onto another process's, and the stand-in, like Mailgun,
+// counts calls a second. A worker that wakes well after its slot takes
+// another, for the same reason.
 type sharedPacer struct {
 	store    *store.Store
 	interval time.Duration // zero: no rate, only the shared pause
@@ -72,6 +82,14 @@ type sharedPacer struct {
 	pausedUntil time.Time
 	checked     time.Time // when the shared pause was last read (no rate)
 	warned      time.Time
+	clock       clockSample // the database's clock against this process's
+}
+
+// clockSample is a database time and the local time it corresponds to,
+// taken as the middle of the round trip that read it.
+type clockSample struct {
+	db, local time.Time
+	rtt       time.Duration
 }
 
 func newSharedPacer(st *store.Store, perSecond float64, workers int, log *slog.Logger) *sharedPacer {
@@ -86,27 +104,37 @@ func newSharedPacer(st *store.Store, perSecond float64, workers int, log *slog.L
 }
 
 func (p *sharedPacer) wait(ctx context.Context) error {
-	p.waiting.Add(1)
-	at, err := p.take(ctx)
-	p.waiting.Add(-1)
-	if err != nil {
-		return err
-	}
-	if d := time.Until(at); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
+	for try := 1; ; try++ {
+		p.waiting.Add(1)
+		at, err := p.take(ctx)
+		p.waiting.Add(-1)
+		if err != nil {
+			return err
 		}
+		if d := time.Until(at); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		// Told to pause while waiting for the slot: keep it back.
+		if p.paused() > 0 {
+			return errPaused
+		}
+		if time.Since(at) <= p.slack() || try == 2 {
+			return nil
+		}
+		// Woke late (the machine is busy): sent now, it would bunch with
+		// the slots after it. Once only: on a machine always that busy,
+		// late is better than never.
 	}
-	// Told to pause while waiting for the slot: keep it back.
-	if p.paused() > 0 {
-		return errPaused
-	}
-	return nil
 }
+
+// slack is how late after its slot a send may still go.
+func (p *sharedPacer) slack() time.Duration { return max(2*p.interval, 2*time.Millisecond) }
 
 // take returns this worker's send time, reserving slots when the process
 // has none left.
@@ -135,18 +163,24 @@ func (p *sharedPacer) take(ctx context.Context) (time.Time, error) {
 	p.dropped = false
 	n := min(max(int(p.waiting.Load()), p.want), p.batch)
 	p.mu.Unlock()
-	first, paused, err := p.store.ReserveSends(ctx, n, p.interval)
-	now := time.Now()
+	asked := time.Now()
+	r, err := p.store.ReserveSends(ctx, n, p.interval)
+	got := time.Now()
 	if err != nil {
 		return time.Time{}, p.failed(ctx, err)
 	}
-	if paused > 0 {
-		p.hold(now.Add(paused))
+	p.mu.Lock()
+	if rtt := got.Sub(asked); p.clock.local.IsZero() || rtt <= p.clock.rtt || got.Sub(p.clock.local) > clockRefresh {
+		p.clock = clockSample{db: r.Now, local: asked.Add(rtt / 2), rtt: rtt}
+	}
+	local := func(t time.Time) time.Time { return p.clock.local.Add(t.Sub(p.clock.db)) }
+	if r.Paused() {
+		p.mu.Unlock()
+		p.hold(local(r.PausedUntil))
 		return time.Time{}, errPaused
 	}
-	p.mu.Lock()
 	for i := range n {
-		p.slots = append(p.slots, now.Add(first+time.Duration(i)*p.interval))
+		p.slots = append(p.slots, local(r.First.Add(time.Duration(i)*p.interval)))
 	}
 	p.mu.Unlock()
 	at, _ := p.nextSlot()

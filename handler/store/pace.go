@@ -17,33 +17,46 @@ const dbNowMicros = `(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT`
 
 var errPaceSQLite = errors.New("store: the shared sending pace needs Postgres")
 
+// Reservation is what ReserveSends answers, in the database's clock.
+type Reservation struct {
+	// Now is when the database made it: with the time the caller asked
+	// and got the answer, it maps the database's clock onto the caller's.
+	Now time.Time
+	// First is the first send time reserved, the others follow it an
+	// interval apart; none is reserved while PausedUntil is after Now.
+	First       time.Time
+	PausedUntil time.Time
+}
+
+// Paused reports whether sends were paused (and nothing reserved).
+func (r Reservation) Paused() bool { return r.PausedUntil.After(r.Now) }
+
 // ReserveSends reserves n consecutive send times interval apart, after
-// every time reserved before, and returns how long from now the first is.
-// While sends are paused it reserves nothing and returns how long the
-// pause lasts instead.
-func (s *Store) ReserveSends(ctx context.Context, n int, interval time.Duration) (first, paused time.Duration, err error) {
+// every time reserved before, unless sends are paused.
+func (s *Store) ReserveSends(ctx context.Context, n int, interval time.Duration) (Reservation, error) {
 	if !s.postgres {
-		return 0, 0, errPaceSQLite
+		return Reservation{}, errPaceSQLite
 	}
 	if n < 1 || interval <= 0 {
-		return 0, 0, errors.New("store: reserve sends: n and interval must be positive")
+		return Reservation{}, errors.New("store: reserve sends: n and interval must be positive")
 	}
 	span := int64(n) * interval.Microseconds()
-	var firstUS, pausedUS int64
+	var first, paused, now int64
 	// One statement: the row lock makes concurrent reservations follow
 	// each other, never overlap.
-	err = s.db.QueryRowContext(ctx, `UPDATE send_pace SET next_at = CASE
+	err := s.db.QueryRowContext(ctx, `UPDATE send_pace SET next_at = CASE
 			WHEN paused_until > `+dbNowMicros+` THEN next_at
 			ELSE GREATEST(next_at, `+dbNowMicros+`) + $1 END
 		WHERE id = 1
-		RETURNING next_at - $1 - `+dbNowMicros+`, paused_until - `+dbNowMicros, span).Scan(&firstUS, &pausedUS)
+		RETURNING next_at - $1, paused_until, `+dbNowMicros, span).Scan(&first, &paused, &now)
 	if err != nil {
-		return 0, 0, fmt.Errorf("store: reserve sends: %w", err)
+		return Reservation{}, fmt.Errorf("store: reserve sends: %w", err)
 	}
-	if pausedUS > 0 {
-		return 0, time.Duration(pausedUS) * time.Microsecond, nil
+	r := Reservation{Now: time.UnixMicro(now), First: time.UnixMicro(first), PausedUntil: time.UnixMicro(paused)}
+	if r.Paused() {
+		r.First = time.Time{}
 	}
-	return time.Duration(max(firstUS, 0)) * time.Microsecond, 0, nil
+	return r, nil
 }
 
 // PauseSends holds every process's sends back for d from now; a longer

@@ -26,12 +26,12 @@ func TestReservedSendTimesNeverOverlap(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range reservations / 4 {
-					first, paused, err := st.ReserveSends(ctx, n, time.Hour)
-					if err != nil || paused != 0 {
-						t.Errorf("reserve: %v, paused %v", err, paused)
+					r, err := st.ReserveSends(ctx, n, time.Hour)
+					if err != nil || r.Paused() {
+						t.Errorf("reserve: %v, %+v", err, r)
 						return
 					}
-					slot := int((first + 30*time.Minute) / time.Hour)
+					slot := int((r.First.Sub(r.Now) + 30*time.Minute) / time.Hour)
 					mu.Lock()
 					for i := range n {
 						taken[slot+i]++
@@ -52,12 +52,13 @@ func TestReservedSendTimesNeverOverlap(t *testing.T) {
 func TestPausedSendsReserveNothing(t *testing.T) {
 	st := storetest.OpenPostgres(t, storetest.NewPostgresDatabase(t))
 	ctx := context.Background()
-	if first, paused, err := st.ReserveSends(ctx, 5, 10*time.Millisecond); err != nil || first != 0 || paused != 0 {
-		t.Fatalf("first reservation: first %v, paused %v, %v; want now", first, paused, err)
+	r, err := st.ReserveSends(ctx, 5, time.Second)
+	if err != nil || r.Paused() || r.First.After(r.Now) || r.Now.Sub(r.First) > time.Second {
+		t.Fatalf("first reservation: %+v, %v; want now", r, err)
 	}
-	// The next follows the five just taken (50 ms, less the time passed).
-	if first, _, err := st.ReserveSends(ctx, 1, 10*time.Millisecond); err != nil || first <= 0 || first > 50*time.Millisecond {
-		t.Fatalf("second reservation in %v (%v), want within (0, 50 ms]", first, err)
+	// The next follows the five just taken.
+	if r2, err := st.ReserveSends(ctx, 1, time.Second); err != nil || !r2.First.Equal(r.First.Add(5*time.Second)) {
+		t.Fatalf("second reservation at %v (%v), want 5 s after the first's %v", r2.First, err, r.First)
 	}
 	if err := st.PauseSends(ctx, time.Minute); err != nil {
 		t.Fatal(err)
@@ -69,14 +70,14 @@ func TestPausedSendsReserveNothing(t *testing.T) {
 	if d, err := st.SendsPaused(ctx); err != nil || d < 50*time.Second || d > time.Minute {
 		t.Fatalf("paused for %v (%v), want about a minute", d, err)
 	}
-	if first, paused, err := st.ReserveSends(ctx, 1, 10*time.Millisecond); err != nil || first != 0 || paused < 50*time.Second {
-		t.Fatalf("reservation during a pause: first %v, paused %v, %v; want the pause", first, paused, err)
+	if r, err := st.ReserveSends(ctx, 1, 10*time.Millisecond); err != nil || !r.Paused() || !r.First.IsZero() || r.PausedUntil.Sub(r.Now) < 50*time.Second {
+		t.Fatalf("reservation during a pause: %+v, %v; want the pause and nothing reserved", r, err)
 	}
 }
 
 func TestSharedPaceNeedsPostgres(t *testing.T) {
 	st := storetest.OpenSQLite(t, t.TempDir())
-	if _, _, err := st.ReserveSends(context.Background(), 1, time.Second); err == nil {
+	if _, err := st.ReserveSends(context.Background(), 1, time.Second); err == nil {
 		t.Fatal("reserved send times on SQLite")
 	}
 }
