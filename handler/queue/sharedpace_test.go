@@ -14,23 +14,35 @@ import (
 	"campaignkit/handler/store/storetest"
 )
 
-// instances starts n queues on one Postgres database, each with its own
-// pool of connections (as separate processes have) and its own stand-in,
-// so the test can tell who sent what.
-func instances(t *testing.T, n int, opts queue.Options) ([]*store.Store, []*queue.Queue, []*mailguntest.Server) {
+// standIns starts n stand-ins, one per queue instance, so that the test
+// can tell who sent what.
+func standIns(t *testing.T, n int) []*mailguntest.Server {
 	t.Helper()
-	u := storetest.NewPostgresDatabase(t)
-	var sts []*store.Store
-	var qs []*queue.Queue
 	var mgs []*mailguntest.Server
 	for range n {
-		st := storetest.OpenPostgres(t, u)
 		mg := mailguntest.New()
 		t.Cleanup(mg.Close)
-		sts, mgs = append(sts, st), append(mgs, mg)
-		qs = append(qs, start(t, st, mg, opts, 0))
+		mgs = append(mgs, mg)
 	}
-	return sts, qs, mgs
+	return mgs
+}
+
+// instances fills one Postgres database with a backlog of signatures
+// (two messages each), then starts a queue on it for each stand-in, each
+// with its own pool of connections, as separate processes have. It
+// returns their stores and the messages' ids.
+func instances(t *testing.T, mgs []*mailguntest.Server, signatures int, opts queue.Options) ([]*store.Store, []string) {
+	t.Helper()
+	u := storetest.NewPostgresDatabase(t)
+	ids := sign(t, start(t, storetest.OpenPostgres(t, u), mgs[0], queue.Options{}, 0), signatures, target)
+	var sts []*store.Store
+	for range mgs {
+		sts = append(sts, storetest.OpenPostgres(t, u))
+	}
+	for i, st := range sts {
+		start(t, st, mgs[i], opts, 0)
+	}
+	return sts, ids
 }
 
 // callTimes is every call the stand-ins answered, sorted; with only set,
@@ -74,8 +86,8 @@ func assertEachArrivedOnceAcross(t *testing.T, mgs []*mailguntest.Server, ids []
 // together send at it, not at three times it.
 func TestSharedPaceIsTheCampaignsRate(t *testing.T) {
 	const rate, workers = 20, 4
-	sts, qs, mgs := instances(t, 3, queue.Options{Workers: workers, SendRate: rate})
-	ids := sign(t, qs[0], 40, target)
+	mgs := standIns(t, 3)
+	sts, ids := instances(t, mgs, 40, queue.Options{Workers: workers, SendRate: rate})
 	if counts := waitCounts(t, sts[0], 60*time.Second); counts[letter.StateSent] != len(ids) {
 		t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
 	}
@@ -107,38 +119,56 @@ func TestSharedPaceIsTheCampaignsRate(t *testing.T) {
 }
 
 // A 429 answered to one process holds back the others too, for its
-// Retry-After.
+// Retry-After: with a rate, at their next reservation; without, within
+// the quarter second at which they read the pause.
 func TestSharedPaceA429PausesEveryProcess(t *testing.T) {
-	const rate, workers = 50, 4
-	sts, qs, mgs := instances(t, 3, queue.Options{Workers: workers, SendRate: rate, PollInterval: 20 * time.Millisecond})
-	mgs[0].SetBehaviour(mailguntest.Behaviour{Script: []mailguntest.Answer{{Status: http.StatusTooManyRequests, RetryAfter: "2"}}})
-	ids := sign(t, qs[0], 60, target)
-	if counts := waitCounts(t, sts[0], 60*time.Second); counts[letter.StateSent] != len(ids) {
-		t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
+	for _, tt := range []struct {
+		name      string
+		rate      float64
+		delay     time.Duration // each call's, so that sending lasts
+		quietFrom time.Duration // after the 429, when the others are quiet
+	}{
+		{"at a rate", 50, 0, 300 * time.Millisecond},
+		{"without a rate", 0, 50 * time.Millisecond, 600 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const workers = 4
+			mgs := standIns(t, 3)
+			mgs[0].SetBehaviour(mailguntest.Behaviour{Delay: tt.delay, Script: []mailguntest.Answer{{Status: http.StatusTooManyRequests, RetryAfter: "2"}}})
+			for _, mg := range mgs[1:] {
+				mg.SetBehaviour(mailguntest.Behaviour{Delay: tt.delay})
+			}
+			sts, ids := instances(t, mgs, 100, queue.Options{Workers: workers, SendRate: tt.rate, PollInterval: 20 * time.Millisecond})
+			if counts := waitCounts(t, sts[0], 60*time.Second); counts[letter.StateSent] != len(ids) {
+				t.Fatalf("counts = %v, want all %d sent", counts, len(ids))
+			}
+			assertEachArrivedOnceAcross(t, mgs, ids)
+			limited := callTimes(mgs[:1], http.StatusTooManyRequests)
+			if len(limited) != 1 {
+				t.Fatalf("%d answers 429, want the one scripted", len(limited))
+			}
+			t0 := limited[0]
+			// The others may still send what they had reserved or had under
+			// way; from quietFrom after the 429 until near its end, nothing.
+			// Sharing nothing, they would send dozens then.
+			before, during, after := 0, 0, 0
+			for _, c := range callTimes(mgs[1:], 0) {
+				switch {
+				case c.Before(t0):
+					before++
+				case c.After(t0.Add(tt.quietFrom)) && c.Before(t0.Add(1800*time.Millisecond)):
+					during++
+				case c.After(t0.Add(2 * time.Second)):
+					after++
+				}
+			}
+			if during > 2 {
+				t.Errorf("the other processes sent %d messages during another's pause for a 429", during)
+			}
+			if after < 20 {
+				t.Errorf("the other processes sent only %d messages after the pause: the test proves nothing", after)
+			}
+			t.Logf("by the others: %d sends before the 429, %d during its pause, %d after", before, during, after)
+		})
 	}
-	assertEachArrivedOnceAcross(t, mgs, ids)
-	limited := callTimes(mgs[:1], http.StatusTooManyRequests)
-	if len(limited) != 1 {
-		t.Fatalf("%d answers 429, want the one scripted", len(limited))
-	}
-	t0 := limited[0]
-	// The others may still send what they had reserved (at most 100 ms
-	// ahead) or had under way; from 300 ms after the 429 until near its
-	// end, nothing. Sharing nothing, they would send about 50 then.
-	during, after := 0, 0
-	for _, c := range callTimes(mgs[1:], 0) {
-		switch {
-		case c.After(t0.Add(300*time.Millisecond)) && c.Before(t0.Add(1800*time.Millisecond)):
-			during++
-		case c.After(t0.Add(2 * time.Second)):
-			after++
-		}
-	}
-	if during > 2 {
-		t.Errorf("the other processes sent %d messages during another's pause for a 429", during)
-	}
-	if after < 10 {
-		t.Errorf("the other processes sent only %d messages after the pause: the test proves nothing", after)
-	}
-	t.Logf("during the pause: %d sends by the others; after it: %d", during, after)
 }
