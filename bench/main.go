@@ -2,7 +2,8 @@
 // on this machine and prints them (see BENCHMARKS.md):
 //
 //	go run ./bench                  all three
-//	go run ./bench -only intake     one of intake, drain, crash, flood
+//	go run ./bench -only intake     one of intake, drain, crash, flood, pace
+//	go run ./bench -only pace -database-url postgres://…   three processes, one pace
 package main
 
 import (
@@ -29,14 +30,15 @@ import (
 )
 
 func main() {
-	only := flag.String("only", "", "run one benchmark: intake, drain, crash or flood")
+	only := flag.String("only", "", "run one benchmark: intake, drain, crash, flood or pace")
 	floodFor := flag.Duration("flood-duration", 10*time.Second, "how long each attack of the flood run posts")
 	duration := flag.Duration("intake-duration", 10*time.Second, "how long each intake run posts")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for intake")
-	rate := flag.Int("rate", 200, "the stand-in Mailgun's limit R, messages a second (drain)")
+	rate := flag.Int("rate", 200, "the stand-in Mailgun's limit R, messages a second (drain, pace)")
+	paceFor := flag.Duration("pace-duration", 25*time.Second, "the pace run's backlog, in sending time at R")
 	backlog := flag.Int("backlog", 10000, "letters in the drain backlog")
 	crashN := flag.Int("crash-signatures", 2000, "signatures in the crash run")
-	databaseURL := flag.String("database-url", "", "run intake on this Postgres database instead of SQLite (it must be empty)")
+	databaseURL := flag.String("database-url", "", "run intake on this Postgres database instead of SQLite (it must be empty); pace makes its own database on its server")
 	flag.Parse()
 
 	fmt.Printf("machine: %s/%s, %d CPUs, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
@@ -54,6 +56,7 @@ func main() {
 	run("drain", func() error { return drain(*rate, *backlog) })
 	run("crash", func() error { return crash(*crashN) })
 	run("flood", func() error { return flood(*floodFor, *concurrency) })
+	run("pace", func() error { return pace(*databaseURL, *rate, 3, *paceFor) })
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Process is a running `campaign serve`.
+// Process is a running `campaign serve` (or `campaign worker`).
 type Process struct {
 	URL  string
 	cmd  *exec.Cmd
@@ -39,7 +39,14 @@ var serving = regexp.MustCompile(`msg=serving url=(http://\S+)`)
 
 // Start runs `campaign serve` on a free port and waits until it serves.
 func Start(o Options) (*Process, error) {
-	cmd := exec.Command(o.Binary, "serve", "-addr", "127.0.0.1:0", "-public", o.Public)
+	return launch(o, []string{"serve", "-addr", "127.0.0.1:0", "-public", o.Public}, serving)
+}
+
+// launch runs the binary with args and waits until a line of its log
+// matches ready; the line's first submatch, if any, is the process's URL.
+func launch(o Options, args []string, ready *regexp.Regexp) (*Process, error) {
+	name := "campaign " + args[0]
+	cmd := exec.Command(o.Binary, args...)
 	cmd.Dir = o.Root
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CAMPAIGN_DATA_DIR=" + o.DataDir}, o.Env...)
 	stderr, err := cmd.StderrPipe()
@@ -61,8 +68,8 @@ func Start(o Options) (*Process, error) {
 			p.mu.Lock()
 			p.logs.WriteString(line + "\n")
 			p.mu.Unlock()
-			if m := serving.FindStringSubmatch(line); m != nil {
-				urlc <- m[1]
+			if m := ready.FindStringSubmatch(line); m != nil {
+				urlc <- append(m, "")[1]
 			}
 		}
 		io.Copy(io.Discard, stderr)
@@ -72,11 +79,11 @@ func Start(o Options) (*Process, error) {
 	case p.URL = <-urlc:
 		return p, nil
 	case <-p.done:
-		return nil, fmt.Errorf("campaign serve exited before serving:\n%s", p.Logs())
+		return nil, fmt.Errorf("%s exited before it was ready:\n%s", name, p.Logs())
 	case <-time.After(120 * time.Second):
 		cmd.Process.Kill()
 		<-p.done
-		return nil, fmt.Errorf("campaign serve did not start:\n%s", p.Logs())
+		return nil, fmt.Errorf("%s did not start:\n%s", name, p.Logs())
 	}
 }
 
@@ -100,7 +107,7 @@ func (p *Process) Stop() error {
 		return nil
 	case <-time.After(30 * time.Second):
 		p.Kill()
-		return errors.New("campaign serve did not stop on SIGTERM")
+		return errors.New("campaign did not stop on SIGTERM")
 	}
 }
 

@@ -59,8 +59,9 @@ type Options struct {
 	// Workers is how many messages one process sends at once; zero makes
 	// an insert-only queue (the handler of a process that does not send).
 	Workers int
-	// SendRate caps messages per second across this process's workers
-	// (CAMPAIGN_SEND_RATE); zero means no cap.
+	// SendRate caps messages per second (CAMPAIGN_SEND_RATE): on Postgres
+	// across every process of the campaign, on SQLite across this
+	// process's workers; zero means no cap.
 	SendRate float64
 	// MaxAttempts before a message is given up as failed (default 1500:
 	// about a day of retries at the cap).
@@ -163,7 +164,7 @@ func New(st *store.Store, d *deliver.Deliverer, opts Options) (*Queue, error) {
 	}
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &worker{d: d, pacer: newPacer(opts.SendRate)})
+		river.AddWorker(workers, &worker{d: d, pacer: newPace(st, opts.SendRate, opts.Workers, opts.Log)})
 		river.AddWorker(workers, &expirer{store: st, ttl: opts.Limits.ConfirmTTL, log: opts.Log})
 		cfg.Workers = workers
 		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
@@ -393,7 +394,7 @@ func (q *Queue) due(ctx context.Context) (int, error) {
 type worker struct {
 	river.WorkerDefaults[DeliverArgs]
 	d     *deliver.Deliverer
-	pacer *pacer
+	pacer pace
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
@@ -403,6 +404,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		return river.JobSnooze(deliver.Spread(d))
 	}
 	if err := w.pacer.wait(ctx); err != nil {
+		if d := w.pacer.paused(); d > 0 { // paused while it waited
+			return river.JobSnooze(deliver.Spread(d))
+		}
 		return river.JobSnooze(0)
 	}
 	out := w.d.One(ctx, job.Args.MessageID, deliver.Attempt{N: job.Attempt, Last: job.Attempt >= job.MaxAttempts})

@@ -167,6 +167,15 @@ ALTER TABLE signatures ADD COLUMN opt_in_lang TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN purged_at $TS;
 UPDATE signatures SET opt_in_at = created_at WHERE opt_in;
 CREATE INDEX signatures_unpurged ON signatures (created_at) WHERE purged_at IS NULL;`,
+	// 10: the campaign's sending pace on Postgres, one row every sending
+	// process shares (ReserveSends): the next free send time and the end
+	// of a pause, in microseconds of the database's clock. Unused on SQLite.
+	`CREATE TABLE send_pace (
+	id INTEGER PRIMARY KEY,
+	next_at BIGINT NOT NULL,
+	paused_until BIGINT NOT NULL
+);
+INSERT INTO send_pace (id, next_at, paused_until) VALUES (1, 0, 0);`,
 }
 
 // SchemaVersion is the schema this program works with.

@@ -195,6 +195,7 @@ func TestMigrationBringsAnOlderDatabaseUpToDate(t *testing.T) {
 		for _, stmt := range []string{
 			`DROP TABLE messages`, `DROP TABLE signatures`, `DROP TABLE schema_version`, `DROP TABLE tallies`, `DROP TABLE client_limits`, `DROP TABLE confirm_mails`,
 			`DROP TABLE webhook_tokens`,
+			`DROP TABLE send_pace`,
 			`CREATE TABLE signatures (id TEXT PRIMARY KEY, letter_id TEXT NOT NULL, email_key TEXT NOT NULL,
 				first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT NOT NULL, address TEXT NOT NULL,
 				city TEXT NOT NULL, state TEXT NOT NULL, zip TEXT NOT NULL, phone TEXT NOT NULL, opt_in BOOLEAN NOT NULL,
