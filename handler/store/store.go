@@ -132,6 +132,9 @@ ALTER TABLE signatures ADD COLUMN utm_medium TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_campaign TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_term TEXT NOT NULL DEFAULT '';
 ALTER TABLE signatures ADD COLUMN utm_content TEXT NOT NULL DEFAULT '';`,
+	// 5: versions before 5 wrote the signature's state (confirmed, …) in
+	// place of the address's US state, which is lost: empty is honest.
+	`UPDATE signatures SET state = '' WHERE state IN ('unconfirmed', 'confirmed', 'held')`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -669,7 +672,8 @@ var signatureColumns = columns[letter.Signature]{
 	{"email", func(g *letter.Signature) any { return &g.Email }},
 	{"address", func(g *letter.Signature) any { return &g.Address }},
 	{"city", func(g *letter.Signature) any { return &g.City }},
-	{"state", func(g *letter.Signature) any { return &g.State }},
+	// The address's state: Signature.State is the signature's (sig_state).
+	{"state", func(g *letter.Signature) any { return &g.Signer.State }},
 	{"zip", func(g *letter.Signature) any { return &g.Zip }},
 	{"phone", func(g *letter.Signature) any { return &g.Phone }},
 	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
