@@ -53,6 +53,9 @@ type Letter struct {
 	Confirm *bool `json:"confirm"`
 	// CopyToSigner sends the signer a copy of the letters as sent.
 	CopyToSigner bool `json:"copy_to_signer"`
+	// ReviewEdits holds a letter its signer edited for an organizer's
+	// approval (the /admin/ page) instead of sending it when confirmed.
+	ReviewEdits bool `json:"review_edits"`
 	// InboxURL is the "check your inbox" page a signer lands on when the
 	// letter waits for their confirmation.
 	InboxURL string `json:"inbox_url"`
