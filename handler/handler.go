@@ -64,6 +64,10 @@ type Settings struct {
 	// Verifier, when set, checks each signature's Turnstile token before
 	// it is recorded (TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY).
 	Verifier Verifier
+
+	// Admin, when set, is the organizer's room (handler/admin), served at
+	// /admin/ and /api/admin/; without it they are 404.
+	Admin http.Handler
 }
 
 // MaxRequestBytes caps a signature's request body.
@@ -104,6 +108,10 @@ func New(cfg Settings) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/sign", h.sign)
 	mux.HandleFunc(letter.ConfirmPath+"{token}", h.confirmLink)
+	if cfg.Admin != nil {
+		mux.Handle("/admin/", cfg.Admin)
+		mux.Handle("/api/admin/", cfg.Admin)
+	}
 	return securityHeaders(mux)
 }
 

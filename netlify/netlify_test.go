@@ -45,7 +45,8 @@ func TestNetlifyToml(t *testing.T) {
 	// catch-all would hand any function (deliver, and whatever is added
 	// later) to anyone with a URL.
 	want := map[string]string{"/api/sign": "/.netlify/functions/sign", "/api/confirm": "/.netlify/functions/sign",
-		"/api/confirm/*": "/.netlify/functions/sign"}
+		"/api/confirm/*": "/.netlify/functions/sign", "/admin": "/.netlify/functions/sign",
+		"/admin/*": "/.netlify/functions/sign", "/api/admin/*": "/.netlify/functions/sign"}
 	got := map[string]string{}
 	for _, r := range c.Redirects {
 		if !strings.Contains(r.To, "/.netlify/functions/") {

@@ -58,8 +58,10 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 			box = nil
 		}
 	}
+	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
+	settings.Admin = cfg.Admin(letters, func() (*config.Parts, error) { return parts, nil }, log)
 	srv := &http.Server{
-		Handler:           routes(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
+		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -99,12 +101,14 @@ func localURL(a *net.TCPAddr) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
-// routes is what `campaign serve` answers: the handler under /api/, the
-// local outbox (box, when not nil) and the site. Every answer carries the
-// security headers, ServeMux's own redirects included.
+// routes is what `campaign serve` answers: the handler under /api/ and
+// /admin/ (the organizer's room), the local outbox (box, when not nil)
+// and the site. Every answer carries the security headers, ServeMux's
+// own redirects included.
 func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
+	mux.Handle("/admin/", api)
 	if box != nil {
 		// Anyone but this machine gets the site's own 404, as if there
 		// were no outbox.
