@@ -6,6 +6,7 @@
 //	campaign worker   only send: work the delivery queue
 //	campaign status   print signatures and messages by state
 //	campaign release  send letters held past CAMPAIGN_MAX_SIGN_RATE
+//	campaign export   write every signature as CSV
 package main
 
 import (
@@ -33,6 +34,7 @@ commands:
   worker   send letters: work the delivery queue, serve nothing
   status   print counts of signatures and messages by delivery state
   release  send the letters held because the campaign passed CAMPAIGN_MAX_SIGN_RATE
+  export   write every signature, with its letters' outcomes, as CSV (-o file)
 
 Run "campaign <command> -h" for a command's flags. Configuration comes from
 the environment: see README.md.
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	site := fs.String("site", "site", "the Hugo project to build (default: the project's)")
 	public := fs.String("public", "public", "where the built site goes (default: in the project)")
-	var function, addr, letterID *string
+	var function, addr, letterID, out *string
 	var limit *int
 	switch cmd {
 	case "build":
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "release":
 		letterID = fs.String("letter", "", "release only this letter's held signatures (default: every letter's)")
 		limit = fs.Int("n", 1_000_000, "release at most this many signatures, oldest first")
+	case "export":
+		out = fs.String("o", "", "write to this file (readable by you only) instead of standard output")
 	case "worker", "status":
 	default:
 		fmt.Fprint(stderr, usage)
@@ -162,6 +166,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return release(ctx, cfg, *letterID, *limit, stdout, log)
+	case "export":
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
+		}
+		return export(ctx, cfg, *out, stdout, stderr, log)
 	}
 	return nil
 }

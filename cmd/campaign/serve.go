@@ -178,7 +178,7 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 		fmt.Fprintf(w, "signatures %-12s %d\n", state, byState[state])
 	}
 	if byState[letter.SignatureHeld] > 0 {
-		fmt.Fprintln(w, "held letters wait for `campaign release` (the campaign passed CAMPAIGN_MAX_SIGN_RATE)")
+		fmt.Fprintln(w, "held letters wait for an organizer: `campaign release` sends those held past CAMPAIGN_MAX_SIGN_RATE; edited letters held for review are released or rejected on /admin/")
 	}
 	counts[letter.StateSent] -= kept
 	if kept > 0 {

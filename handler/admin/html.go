@@ -116,7 +116,7 @@ func (d *pageData) writeDashboard(p page) {
 
 	p.raw("\n", `<section aria-labelledby="funnel">`, "\n", `<h2 id="funnel">From signature to letters sent</h2>`, "\n",
 		`<table class="figures">`, "\n<caption>Each step, and its share of all signatures</caption>\n",
-		`<thead><tr><th scope="col">Step</th><th scope="col" class="n">Signatures</th><th scope="col" class="n">Share</th><th scope="col"><span class="visually-hidden">Bar</span></th></tr></thead>`,
+		`<thead><tr><th scope="col">Step</th><th scope="col" class="n">Signatures</th><th scope="col" class="n">Share</th><th scope="col" class="bar"><span class="visually-hidden">Bar</span></th></tr></thead>`,
 		"\n<tbody>\n")
 	for _, f := range d.Funnel {
 		p.raw(`<tr><th scope="row">`, esc(f.Label), `</th><td class="n">`, thousands(f.N), `</td><td class="n">`, pct(f.Pct), "</td>\n",
@@ -164,7 +164,7 @@ func (d *pageData) writeHeld(p page) {
 		thousands(d.HeldCeiling), " held because the campaign passed its ceiling.</p>\n")
 	if d.HeldCeiling > 0 {
 		p.raw(`<form method="post" action="/admin/held">`, d.csrfField(), "\n",
-			`<p><button type="submit" name="action" value="release-ceiling">Release the `, thousands(d.HeldCeiling), " letters held by the ceiling</button></p>\n</form>\n")
+			`<p><button type="submit" name="action" value="release-ceiling">Release `, allOf(d.HeldCeiling), " held by the ceiling</button></p>\n</form>\n")
 	}
 	if len(d.Held) == 0 {
 		p.raw("<p>No letters are held.</p>\n</section>\n")
@@ -193,4 +193,12 @@ func (d *pageData) writeHeld(p page) {
 		`<button type="submit" name="action" value="release">Release the chosen: send their letters</button>`, "\n",
 		`<button type="submit" name="action" value="reject" class="danger">Reject the chosen: never send, delete their words</button>`, "\n",
 		"</div>\n</form>\n</section>\n")
+}
+
+// allOf is "1 signature" or "all 12 signatures".
+func allOf(n int) string {
+	if n == 1 {
+		return signatures(n)
+	}
+	return "all " + signatures(n)
 }

@@ -164,7 +164,8 @@ func (a *admin) renderLogin(w http.ResponseWriter, status int, problem string) {
 
 func (a *admin) render(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: Chrome would then post the forms with Origin: null.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	if err := d.write(w); err != nil {
 		a.Log.Error("admin: page", "error", err.Error())
