@@ -1,9 +1,11 @@
 package admin_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -518,5 +520,35 @@ func TestSignIn(t *testing.T) {
 	resp, _ = e.do(t, "POST", "/admin/logout", url.Values{"csrf": {csrf}}, h)
 	if c := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Errorf("sign-out: %d, cookies %+v", resp.StatusCode, c)
+	}
+}
+
+// Compressed when the client takes gzip (every browser does): a Netlify
+// function's answer is at most 6 MB.
+func TestExportCompressed(t *testing.T) {
+	e := newEnv(t, nil, false)
+	for i := range 50 {
+		sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "family-separation", FirstName: "Ann", LastName: "Lee",
+			Email: fmt.Sprintf("a%d@example.org", i), Address: "1 Oak St", City: "Salem", State: "OR", Zip: "97301"}}
+		if _, err := e.store.Record(context.Background(), sig, nil, store.Limits{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := bearer(token)
+	h.Set("Accept-Encoding", "gzip") // set by hand, the client leaves it compressed
+	resp, body := e.do(t, "GET", "/api/admin/export.csv", nil, h)
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("Content-Encoding %q, Vary %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(zr).ReadAll()
+	if err != nil || len(rows) != 51 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	if _, plain := e.do(t, "GET", "/api/admin/export.csv", nil, http.Header{"Authorization": h["Authorization"], "Accept-Encoding": {"identity"}}); len(plain) < 2*len(body) {
+		t.Errorf("compressed %d bytes, plain %d", len(body), len(plain))
 	}
 }
