@@ -228,9 +228,8 @@ func (a *admin) exportCSV(w http.ResponseWriter, r *http.Request) {
 	cw := &countingWriter{w: w}
 	var out io.Writer = cw
 	var zw *gzip.Writer
-	// Compressed about eightfold: on Netlify, whose function answers are
-	// whole and at most 6 MB, that is the difference between some
-	// thousands of signatures and a hundred thousand.
+	// Compressed several times over: on Netlify a function's answer is
+	// whole and at most 6 MB.
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		h.Set("Content-Encoding", "gzip")
 		zw = gzip.NewWriter(cw)
