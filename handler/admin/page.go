@@ -81,11 +81,11 @@ type heldRow struct {
 }
 
 func (a *admin) page(w http.ResponseWriter, r *http.Request) {
-	if _, ok := a.sessionOf(r); !ok {
+	sess, ok := a.sessionOf(r)
+	if !ok {
 		a.renderLogin(w, http.StatusOK, "")
 		return
 	}
-	sess, _ := a.sessionOf(r)
 	src := a.open(w)
 	if src == nil {
 		return
