@@ -49,7 +49,7 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 			h.alreadyPage(w, l, sig.ConfirmedAt.UTC().Format(dateLayout))
 			return
 		}
-		h.confirmPage(w, l, token, msgs)
+		h.confirmPage(w, l, token, msgs, sig.Hold == letter.HoldReview)
 	case http.MethodPost:
 		// No origin check: the token is the proof, and no other site can
 		// know it. (The page sends no Referer, so browsers post with
@@ -66,8 +66,11 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if wantsJSON(r) {
-			writeJSON(w, http.StatusOK, map[string]any{"status": "accepted",
-				"message": "Thank you. Your letter is on its way to each official.", "thanks_url": l.ThanksURL})
+			msg := "Thank you. Your letter is on its way to each official."
+			if sig.Hold == letter.HoldReview {
+				msg = "Thank you. You changed the letter, so an organizer reads it before it goes out: it is sent once they approve it."
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "message": msg, "thanks_url": l.ThanksURL})
 			return
 		}
 		http.Redirect(w, r, l.ThanksURL, http.StatusSeeOther)
@@ -111,8 +114,9 @@ func (h *handler) confirmError(w http.ResponseWriter, r *http.Request, sig *lett
 const dateLayout = "2 January 2006"
 
 // confirmPage shows each letter as its official will receive it, with the
-// button that sends them.
-func (h *handler) confirmPage(w http.ResponseWriter, l *letter.Letter, token string, msgs []letter.Message) {
+// button that sends them, and, for a letter held for review once
+// confirmed, the note that says so.
+func (h *handler) confirmPage(w http.ResponseWriter, l *letter.Letter, token string, msgs []letter.Message, review bool) {
 	items := make([]map[string]string, len(msgs))
 	for i, m := range msgs {
 		items[i] = map[string]string{"to": m.TargetName, "subject": m.Subject, "text": m.Text}
@@ -121,7 +125,11 @@ func (h *handler) confirmPage(w http.ResponseWriter, l *letter.Letter, token str
 	// Its address is the token: no request from it may carry it (the
 	// page's own meta says so too).
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	if err := h.pages.get(l.Pages.Confirm).fill(w, nil, items, letter.ConfirmPath+token); err != nil {
+	var vars map[string]string
+	if review {
+		vars = map[string]string{"review": "yes"}
+	}
+	if err := h.pages.get(l.Pages.Confirm).fill(w, vars, items, letter.ConfirmPath+token); err != nil {
 		h.log.Error("confirmation page", "error", err.Error())
 	}
 }

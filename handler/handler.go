@@ -74,6 +74,9 @@ type Settings struct {
 	// path answers 503.
 	WebhookSigningKey []byte
 	Events            Events
+	// Admin, when set, is the organizer's room (handler/admin), served at
+	// /admin/ and /api/admin/; without it they are 404.
+	Admin http.Handler
 }
 
 // MaxRequestBytes caps a signature's request body.
@@ -119,6 +122,10 @@ func New(cfg Settings) http.Handler {
 	counts := newCounts(cfg)
 	mux.HandleFunc("/api/letters/{id}/count", counts.json)
 	mux.HandleFunc("/api/letters/{id}/count.svg", counts.svg)
+	if cfg.Admin != nil {
+		mux.Handle("/admin/", cfg.Admin)
+		mux.Handle("/api/admin/", cfg.Admin)
+	}
 	return securityHeaders(mux)
 }
 

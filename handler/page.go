@@ -171,6 +171,14 @@ type page struct {
 	// action is the start tag whose action the handler sets
 	// (data-fill-action), or -1.
 	action int
+	// conds are the elements shown only when a value is given (data-if,
+	// outside data-each): their end tags by their start tags' indexes.
+	conds map[int]cond
+}
+
+type cond struct {
+	name string
+	end  int
 }
 
 type pageToken struct {
@@ -199,7 +207,7 @@ var voidElements = map[string]bool{
 }
 
 func parsePage(src string) *page {
-	p := &page{controls: map[string]*control{}, summary: -1, each: -1, eachEnd: -1, action: -1}
+	p := &page{controls: map[string]*control{}, summary: -1, each: -1, eachEnd: -1, action: -1, conds: map[int]cond{}}
 	type open struct {
 		tag string
 		at  int
@@ -237,6 +245,9 @@ func parsePage(src string) *page {
 			}
 			if _, ok := getAttr(t, "data-fill-action"); ok && p.action < 0 {
 				p.action = i
+			}
+			if name, ok := getAttr(t, "data-if"); ok && tt == html.StartTagToken && !voidElements[t.Data] {
+				p.conds[i] = cond{name: name, end: -1}
 			}
 			switch t.Data {
 			case "input", "textarea", "select":
@@ -306,6 +317,9 @@ func parsePage(src string) *page {
 				if stack[j].tag == t.Data {
 					if stack[j].at == p.each {
 						p.eachEnd = i
+					}
+					if c, ok := p.conds[stack[j].at]; ok {
+						p.conds[stack[j].at] = cond{name: c.name, end: i}
 					}
 					stack = stack[:j]
 					break
@@ -475,8 +489,9 @@ func (p *page) fillForm(w io.Writer, values, problems map[string]string) error {
 
 // fill writes the page with each placeholder ({date}, {to}, …) in its
 // text replaced by its value in vars, the data-each element once per item
-// (with the item's values), and the data-fill-action element's action set
-// to action. Values are text: they go out escaped.
+// (with the item's values), the data-fill-action element's action set
+// to action, and a data-if element only when vars holds its value. Values
+// are text: they go out escaped.
 func (p *page) fill(w io.Writer, vars map[string]string, items []map[string]string, action string) error {
 	bw := bufio.NewWriter(w)
 	fills := map[int]bool{}
@@ -502,6 +517,10 @@ func (p *page) fill(w io.Writer, vars map[string]string, items []map[string]stri
 		}
 	}
 	for i := 0; i < len(p.toks); i++ {
+		if c, ok := p.conds[i]; ok && c.end >= 0 && vars[c.name] == "" {
+			i = c.end
+			continue
+		}
 		if i != p.each || p.eachEnd < 0 {
 			write(i, vars)
 			continue

@@ -46,7 +46,8 @@ func TestNetlifyToml(t *testing.T) {
 	// later) to anyone with a URL.
 	want := map[string]string{"/api/sign": "/.netlify/functions/sign", "/api/confirm": "/.netlify/functions/sign",
 		"/api/confirm/*": "/.netlify/functions/sign", "/api/mailgun/events": "/.netlify/functions/sign",
-		"/api/letters/*": "/.netlify/functions/sign"}
+		"/api/letters/*": "/.netlify/functions/sign", "/admin": "/.netlify/functions/sign",
+		"/admin/*": "/.netlify/functions/sign", "/api/admin/*": "/.netlify/functions/sign"}
 	got := map[string]string{}
 	for _, r := range c.Redirects {
 		if !strings.Contains(r.To, "/.netlify/functions/") {

@@ -8,6 +8,7 @@
 //	campaign release  send letters held past CAMPAIGN_MAX_SIGN_RATE
 //	campaign purge    delete the personal data of older signatures now
 //	campaign migrate  bring the database's schema up to date (once per deploy)
+//	campaign export   write every signature as CSV
 package main
 
 import (
@@ -37,6 +38,7 @@ commands:
   release  send the letters held because the campaign passed CAMPAIGN_MAX_SIGN_RATE
   purge    delete the personal data of signatures older than --older-than (default CAMPAIGN_RETENTION)
   migrate  bring the database's schema up to date (build runs it when DATABASE_URL is set)
+  export   write every signature, with its letters' outcomes, as CSV (-o file)
 
 Run "campaign <command> -h" for a command's flags. Configuration comes from
 the environment: see README.md.
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	site := fs.String("site", "site", "the Hugo project to build (default: the project's)")
 	public := fs.String("public", "public", "where the built site goes (default: in the project)")
-	var function, addr, letterID, olderThan *string
+	var function, addr, letterID, olderThan, out *string
 	var limit *int
 	var migrateDB *bool
 	switch cmd {
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		limit = fs.Int("n", 1_000_000, "release at most this many signatures, oldest first")
 	case "purge":
 		olderThan = fs.String("older-than", "", "purge signatures made longer ago than this: days (30d) or a duration (720h); default CAMPAIGN_RETENTION")
+	case "export":
+		out = fs.String("o", "", "write to this file (readable by you only) instead of standard output")
 	case "worker", "status", "migrate":
 	default:
 		fmt.Fprint(stderr, usage)
@@ -188,6 +192,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return purge(ctx, cfg, *olderThan, stdout, log)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
+	case "export":
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			return err
+		}
+		return export(ctx, cfg, *out, stdout, stderr, log)
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
 	settings.Events = parts.Events
 	settings.Counter = parts.Counter
+	settings.Admin = cfg.Admin(letters, func() (*config.Parts, error) { return parts, nil }, log)
 	srv := &http.Server{
 		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -102,12 +103,14 @@ func localURL(a *net.TCPAddr) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
-// routes is what `campaign serve` answers: the handler under /api/, the
-// local outbox (box, when not nil) and the site. Every answer carries the
-// security headers, ServeMux's own redirects included.
+// routes is what `campaign serve` answers: the handler under /api/ and
+// /admin/ (the organizer's room), the local outbox (box, when not nil)
+// and the site. Every answer carries the security headers, ServeMux's
+// own redirects included.
 func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
+	mux.Handle("/admin/", api)
 	if box != nil {
 		// Anyone but this machine gets the site's own 404, as if there
 		// were no outbox.
@@ -182,7 +185,7 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 	}
 	fmt.Fprintf(w, "signatures %-12s %d (personal data deleted; still counted above)\n", "purged", purged)
 	if byState[letter.SignatureHeld] > 0 {
-		fmt.Fprintln(w, "held letters wait for `campaign release` (the campaign passed CAMPAIGN_MAX_SIGN_RATE)")
+		fmt.Fprintln(w, "held letters wait for an organizer: `campaign release` sends those held past CAMPAIGN_MAX_SIGN_RATE; edited letters held for review are released or rejected on /admin/")
 	}
 	counts[letter.StateSent] -= kept
 	if kept > 0 {

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"campaignkit/handler/admin"
 	"campaignkit/handler/letter"
 	"campaignkit/handler/store"
 )
@@ -224,6 +225,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		if u, err := url.Parse(c.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("CAMPAIGN_SITE_URL %q must be the site's address, like https://letters.example.org", c.SiteURL))
 		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < admin.MinTokenLength {
+		errs = append(errs, fmt.Errorf("CAMPAIGN_ADMIN_TOKEN must be at least %d characters (try: openssl rand -hex 32)", admin.MinTokenLength))
 	}
 	if c.Secret != "" && len(c.Secret) < 32 {
 		errs = append(errs, errors.New("CAMPAIGN_SECRET must be at least 32 characters (try: openssl rand -hex 32)"))

@@ -18,6 +18,16 @@ const (
 	SignatureUnconfirmed = "unconfirmed"
 	SignatureConfirmed   = "confirmed"
 	SignatureHeld        = "held"
+	// SignatureRejected was held, and an organizer refused its letters.
+	SignatureRejected = "rejected"
+)
+
+// Why a signature's letters are held for an organizer: an edited letter
+// of a letter with `review_edits: true`, or the campaign past its
+// ceiling (CAMPAIGN_MAX_SIGN_RATE).
+const (
+	HoldReview  = "review"
+	HoldCeiling = "ceiling"
 )
 
 // Message kinds: a letter to a target, the email that asks its signer to

@@ -56,6 +56,9 @@ type Letter struct {
 	// Goal is the front matter's `goal`: how many signatures the campaign
 	// aims for, shown with the public count; zero for none.
 	Goal int `json:"goal"`
+	// ReviewEdits holds a letter its signer edited for an organizer's
+	// approval (the /admin/ page) instead of sending it when confirmed.
+	ReviewEdits bool `json:"review_edits"`
 	// InboxURL is the "check your inbox" page a signer lands on when the
 	// letter waits for their confirmation.
 	InboxURL string `json:"inbox_url"`

@@ -16,8 +16,13 @@ import (
 type Signature struct {
 	ID string
 	Signer
-	// State is unconfirmed, confirmed or held (Signature…).
+	// State is unconfirmed, confirmed, held or rejected (Signature…).
 	State string
+	// Edited is set when the signer changed the published subject or
+	// text; Hold says why its letters wait, or waited, for an organizer
+	// (Hold…; empty when they never did).
+	Edited bool
+	Hold   string
 	// TokenHash is the hash of its confirmation link's token (HashToken),
 	// empty when the letter needs no confirmation.
 	TokenHash   string
@@ -48,6 +53,9 @@ const (
 	// message, or the target marked it as spam.
 	StateDelivered  = "delivered"
 	StateComplained = "complained"
+	// StateRejected letters were held and an organizer refused them: they
+	// are never sent, and their text is deleted.
+	StateRejected = "rejected"
 )
 
 // Message is one letter to one target: merged, addressed, and where its
@@ -127,6 +135,10 @@ func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 	}
 	if s.Body == l.Body {
 		sig.Body = ""
+	}
+	sig.Edited = sig.Subject != "" || sig.Body != ""
+	if sig.Edited && l.ReviewEdits {
+		sig.Hold = HoldReview
 	}
 	fromName := s.FullName()
 	if how.From.Name != "" {

@@ -176,6 +176,15 @@ CREATE INDEX signatures_unpurged ON signatures (created_at) WHERE purged_at IS N
 	paused_until BIGINT NOT NULL
 );
 INSERT INTO send_pace (id, next_at, paused_until) VALUES (1, 0, 0);`,
+	// 11: the organizer's room. Whether the signer edited the letter (kept
+	// when a rejection deletes the words), why its letters were held
+	// (review of an edited letter, or the ceiling: the only reason
+	// before), and an index for exports and hourly counts in time order.
+	`ALTER TABLE signatures ADD COLUMN edited $BOOL NOT NULL DEFAULT FALSE;
+UPDATE signatures SET edited = (subject <> '' OR body <> '');
+ALTER TABLE signatures ADD COLUMN hold TEXT NOT NULL DEFAULT '';
+UPDATE signatures SET hold = 'ceiling' WHERE sig_state = 'held';
+CREATE INDEX signatures_created ON signatures (created_at, id);`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -286,7 +295,7 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		key += "#" + sig.ID
 	} else {
 		sig.ConfirmedAt = now
-		held, err := s.pastCeiling(ctx, tx, lim.Ceiling, now)
+		held, err := s.hold(ctx, tx, sig, lim.Ceiling, now)
 		if err != nil {
 			return nil, err
 		}
@@ -390,6 +399,20 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 	return nil
 }
 
+// hold reports whether a signature being confirmed waits for an
+// organizer: an edited letter to review (its Hold, set when signed), or
+// the campaign past its ceiling (then Hold says so).
+func (s *Store) hold(ctx context.Context, tx *sql.Tx, sig *letter.Signature, ceiling int, now time.Time) (bool, error) {
+	if sig.Hold == letter.HoldReview {
+		return true, nil
+	}
+	held, err := s.pastCeiling(ctx, tx, ceiling, now)
+	if held {
+		sig.Hold = letter.HoldCeiling
+	}
+	return held, err
+}
+
 // pastCeiling reports whether ceiling signatures have had their letters
 // queued in the last minute.
 func (s *Store) pastCeiling(ctx context.Context, tx *sql.Tx, ceiling int, now time.Time) (bool, error) {
@@ -480,7 +503,7 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 	} else if !errors.Is(err, letter.ErrNotFound) {
 		return nil, err
 	}
-	held, err := s.pastCeiling(ctx, tx, lim.Ceiling, now)
+	held, err := s.hold(ctx, tx, sig, lim.Ceiling, now)
 	if err != nil {
 		return nil, err
 	}
@@ -489,8 +512,8 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 	if held {
 		sig.State, next = letter.SignatureHeld, letter.StateHeld
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE signatures SET sig_state = $1, confirmed_at = $2, email_key = $3 WHERE id = $4`,
-		sig.State, now, key, sig.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE signatures SET sig_state = $1, confirmed_at = $2, email_key = $3, hold = $4 WHERE id = $5`,
+		sig.State, now, key, sig.Hold, sig.ID); err != nil {
 		return nil, fmt.Errorf("store: confirm: %w", err)
 	}
 	queued, err := s.moveMessages(ctx, tx, sig.ID, letter.StateUnconfirmed, next, now)
@@ -554,17 +577,18 @@ func (s *Store) moveMessages(ctx context.Context, tx *sql.Tx, signatureID, from,
 	return ids, nil
 }
 
-// Release queues the letters of up to limit held signatures of a letter
-// (every letter when letterID is empty), oldest first, running also with
-// the ids of the messages queued in the same transaction. It returns how
-// many signatures it released.
+// Release queues the letters of up to limit signatures of a letter held
+// by the ceiling (every letter when letterID is empty), oldest first,
+// running also with the ids of the messages queued in the same
+// transaction. It returns how many signatures it released. Letters held
+// for review wait for an organizer's decision (ReleaseSignatures).
 func (s *Store) Release(ctx context.Context, letterID string, limit int, also func(tx Tx, queued []string) error) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures WHERE sig_state = 'held' AND ($1 = '' OR letter_id = $1)
+	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures WHERE sig_state = 'held' AND hold <> 'review' AND ($1 = '' OR letter_id = $1)
 		ORDER BY created_at LIMIT $2`, letterID, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
@@ -816,6 +840,8 @@ var signatureColumns = columns[letter.Signature]{
 	{"body", func(g *letter.Signature) any { return &g.Body }},
 	{"created_at", func(g *letter.Signature) any { return &g.CreatedAt }},
 	{"sig_state", func(g *letter.Signature) any { return &g.State }},
+	{"edited", func(g *letter.Signature) any { return &g.Edited }},
+	{"hold", func(g *letter.Signature) any { return &g.Hold }},
 	{"token_hash", func(g *letter.Signature) any { return &g.TokenHash }},
 	{"confirmed_at", func(g *letter.Signature) any { return nullTime{&g.ConfirmedAt} }},
 	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},

@@ -1,7 +1,8 @@
 // Command sign is the Netlify function behind POST /api/sign, the
-// confirmation links, the public count and Mailgun's webhooks: the same
-// handler as `campaign serve`, over the letters this build published
-// (embedded), recording to Postgres when DATABASE_URL is set.
+// confirmation links, the public count, Mailgun's webhooks and the
+// organizer's room (/admin/, /api/admin/): the same handler as `campaign
+// serve`, over the letters this build published (embedded), recording to
+// Postgres when DATABASE_URL is set.
 package main
 
 import (
@@ -111,6 +112,18 @@ func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, lo
 	if lazy != nil && cfg.DatabaseURL != "" {
 		hc.Events = lazy
 	}
+	hc.Admin = cfg.Admin(letters, func() (*config.Parts, error) {
+		switch {
+		case cfg.DatabaseURL == "":
+			return nil, &letter.Unavailable{Reason: "The organizer's room needs the campaign's database: set DATABASE_URL in Netlify's environment variables, then redeploy."}
+		case lazy == nil:
+			return nil, &letter.Unavailable{Reason: "This deploy takes no letters (a preview without CAMPAIGN_SANDBOX_TO, or no MAILGUN_API_KEY), so its organizer's room is closed."}
+		}
+		if _, err := lazy.get(); err != nil {
+			return nil, err
+		}
+		return lazy.opened(), nil
+	}, log)
 	switch {
 	case lazy == nil: // letters are refused: nothing to limit
 	case cfg.DatabaseURL == "":
