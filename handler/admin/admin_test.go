@@ -190,7 +190,8 @@ func TestExportCSV(t *testing.T) {
 	tricky := letter.Signer{Letter: "family-separation", FirstName: "Ann, \"Nan\"\nLee", LastName: `=HYPERLINK("https://evil.example","x")`,
 		Email: "ann@example.org", Address: "@SUM(1+1)", City: "-2+3", State: "OR", Zip: "97301", Phone: "+1 503 555 0100",
 		Source: "\tnews", UTMSource: "\rmail", UTMMedium: "email", OptIn: true}
-	sig := &letter.Signature{ID: letter.NewID(), Signer: tricky, Edited: true}
+	sig := &letter.Signature{ID: letter.NewID(), Signer: tricky, Edited: true,
+		OptInText: "=Keep me informed about this campaign by email.", OptInLang: "en"}
 	sig.Body = "mine"
 	msgs := []letter.Message{
 		{ID: sig.ID + ".0@mg.example", TargetIndex: 0, TargetName: "Donald J. Trump", TargetEmail: "p@example.gov", To: "p@example.gov", From: "f@mg.example", ReplyTo: "ann@example.org", Subject: "S", Text: "T", State: letter.StateQueued},
@@ -234,6 +235,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	for _, name := range []string{"letter", "status", "first_name", "last_name", "email", "address", "city", "state", "zip", "phone", "opt_in",
 		"source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "created_utc", "confirmed_utc", "edited", "held_for",
+		"opt_in_utc", "opt_in_wording", "opt_in_language", "purged_utc",
 		"target_1", "target_1_status", "target_1_error", "target_2", "target_2_status", "target_2_error"} {
 		if _, ok := col[name]; !ok {
 			t.Errorf("no column %s in %v", name, rows[0])
@@ -244,15 +246,18 @@ func TestExportCSV(t *testing.T) {
 		"letter": "family-separation", "signature": sig.ID, "status": "confirmed",
 		"first_name": "Ann, \"Nan\"\nLee", "last_name": `'=HYPERLINK("https://evil.example","x")`, "address": "'@SUM(1+1)",
 		"city": "'-2+3", "state": "OR", "phone": "'+1 503 555 0100", "source": "'\tnews", "utm_source": "'\rmail", "utm_medium": "email",
-		"opt_in": "yes", "edited": "yes", "held_for": "", "target_1": "Donald J. Trump", "target_1_status": "sent",
+		"opt_in": "yes", "opt_in_wording": "'=Keep me informed about this campaign by email.", "opt_in_language": "en",
+		"edited": "yes", "held_for": "", "purged_utc": "", "target_1": "Donald J. Trump", "target_1_status": "sent",
 		"target_2": "Kirstjen Nielsen", "target_2_status": "failed", "target_2_error": `'=550 mailbox, "unknown"`,
 	} {
 		if got := ann[col[name]]; got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
-	if _, err := time.Parse("2006-01-02 15:04:05", ann[col["created_utc"]]); err != nil {
-		t.Errorf("created_utc %q: %v", ann[col["created_utc"]], err)
+	for _, name := range []string{"created_utc", "opt_in_utc"} {
+		if _, err := time.Parse("2006-01-02 15:04:05", ann[col[name]]); err != nil {
+			t.Errorf("%s %q: %v", name, ann[col[name]], err)
+		}
 	}
 	bo := rows[2]
 	if bo[col["status"]] != "unconfirmed" || bo[col["confirmed_utc"]] != "" || bo[col["edited"]] != "no" || bo[col["target_1"]] != "" {

@@ -52,7 +52,11 @@ var columns = []column{
 	{"zip", func(g *letter.Signature, _ []letter.Message) string { return g.Zip }},
 	{"phone", func(g *letter.Signature, _ []letter.Message) string { return g.Phone }},
 	{"opt_in", func(g *letter.Signature, _ []letter.Message) string { return yesNo(g.OptIn) }},
-	// The opt-in's time, wording and language go here, after opt_in.
+	// The opt-in as the signer gave it: when, the box's exact words, and
+	// the page's language.
+	{"opt_in_utc", func(g *letter.Signature, _ []letter.Message) string { return when(g.OptInAt) }},
+	{"opt_in_wording", func(g *letter.Signature, _ []letter.Message) string { return g.OptInText }},
+	{"opt_in_language", func(g *letter.Signature, _ []letter.Message) string { return g.OptInLang }},
 	{"source", func(g *letter.Signature, _ []letter.Message) string { return g.Source }},
 	{"utm_source", func(g *letter.Signature, _ []letter.Message) string { return g.UTMSource }},
 	{"utm_medium", func(g *letter.Signature, _ []letter.Message) string { return g.UTMMedium }},
@@ -64,6 +68,8 @@ var columns = []column{
 	{"edited", func(g *letter.Signature, _ []letter.Message) string { return yesNo(g.Edited) }},
 	// Why the letters waited, or wait, for an organizer: review, ceiling.
 	{"held_for", func(g *letter.Signature, _ []letter.Message) string { return g.Hold }},
+	// When retention deleted the signer's details (then blank above).
+	{"purged_utc", func(g *letter.Signature, _ []letter.Message) string { return when(g.PurgedAt) }},
 }
 
 // safeCell neutralises a cell a spreadsheet would read as a formula (or

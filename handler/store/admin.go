@@ -24,8 +24,8 @@ const exportPage = 500
 
 // exportColumns are the signature's columns an export reads: its
 // details, not the letter's words or the token. Columns added for
-// organizers (the opt-in's time, wording and language, say) go here, as
-// they go in signatureColumns, and in the CSV's columns (handler/admin).
+// organizers go here, as they go in signatureColumns, and in the CSV's
+// columns (handler/admin).
 var exportColumns = columns[letter.Signature]{
 	{"id", func(g *letter.Signature) any { return &g.ID }},
 	{"letter_id", func(g *letter.Signature) any { return &g.Letter }},
@@ -39,6 +39,9 @@ var exportColumns = columns[letter.Signature]{
 	{"zip", func(g *letter.Signature) any { return &g.Zip }},
 	{"phone", func(g *letter.Signature) any { return &g.Phone }},
 	{"opt_in", func(g *letter.Signature) any { return &g.OptIn }},
+	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},
+	{"opt_in_text", func(g *letter.Signature) any { return &g.OptInText }},
+	{"opt_in_lang", func(g *letter.Signature) any { return &g.OptInLang }},
 	{"source", func(g *letter.Signature) any { return &g.Source }},
 	{"utm_source", func(g *letter.Signature) any { return &g.UTMSource }},
 	{"utm_medium", func(g *letter.Signature) any { return &g.UTMMedium }},
@@ -49,6 +52,7 @@ var exportColumns = columns[letter.Signature]{
 	{"confirmed_at", func(g *letter.Signature) any { return nullTime{&g.ConfirmedAt} }},
 	{"edited", func(g *letter.Signature) any { return &g.Edited }},
 	{"hold", func(g *letter.Signature) any { return &g.Hold }},
+	{"purged_at", func(g *letter.Signature) any { return nullTime{&g.PurgedAt} }},
 }
 
 // Status is how a signature stands for an organizer: unconfirmed,
