@@ -19,6 +19,10 @@ func purge(ctx context.Context, cfg *config.Config, olderThan string, w io.Write
 		if age, err = config.ParseAge(olderThan); err != nil {
 			return fmt.Errorf("purge: --older-than %w", err)
 		}
+		// Younger attempts still have working confirmation links.
+		if age < cfg.ConfirmTTL {
+			return fmt.Errorf("purge: --older-than %s is shorter than CAMPAIGN_CONFIRM_TTL (%s): it would void confirmation links that still work", olderThan, cfg.ConfirmTTL)
+		}
 	}
 	parts, err := cfg.Open(ctx, program(0), log)
 	if err != nil {

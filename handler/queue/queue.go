@@ -262,7 +262,7 @@ func (q *Queue) Release(ctx context.Context, letterID string, limit int) (int, e
 // logHeld says, at most once a minute, that the campaign is past its
 // ceiling and letters wait for an organizer.
 func (q *Queue) logHeld(sig *letter.Signature) {
-	if sig.State != letter.SignatureHeld {
+	if sig.State != letter.SignatureHeld || sig.Hold == letter.HoldReview {
 		return
 	}
 	q.heldMu.Lock()

@@ -331,10 +331,10 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if m.Kind == "" {
 			m.Kind = letter.KindLetter
 		}
-		switch {
-		case m.State == "":
+		if m.State == "" {
 			m.State = letter.StateQueued
-		case sig.State == letter.SignatureHeld && m.State == letter.StateQueued:
+		}
+		if sig.State == letter.SignatureHeld && m.State == letter.StateQueued {
 			m.State = letter.StateHeld
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
@@ -588,32 +588,34 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id, letter_id FROM signatures WHERE sig_state = 'held' AND hold <> 'review' AND ($1 = '' OR letter_id = $1)
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND hold <> 'review' AND ($1 = '' OR letter_id = $1)
 		ORDER BY created_at LIMIT $2`, letterID, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
-	var ids []string
-	released := map[string]int{} // by letter, for the public count
-	for rows.Next() {
-		var id, l string
-		if err := rows.Scan(&id, &l); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("store: release: %w", err)
-		}
-		ids = append(ids, id)
-		released[l]++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	ids, err := collectIDs(rows)
+	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
 	now := time.Now().UTC()
 	var queued []string
+	released := map[string]int{} // by letter, for the public count
+	n := 0
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE signatures SET sig_state = 'confirmed' WHERE id = $1`, id); err != nil {
+		// Only if it is still held by the ceiling: an organizer may have
+		// released or rejected it since it was read (Postgres: another
+		// transaction; the update waits for it and then sees its result).
+		var l string
+		err := tx.QueryRowContext(ctx, `UPDATE signatures SET sig_state = 'confirmed'
+			WHERE id = $1 AND sig_state = 'held' AND hold <> 'review' RETURNING letter_id`, id).Scan(&l)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
 			return 0, fmt.Errorf("store: release: %w", err)
 		}
+		n++
+		released[l]++
 		q, err := s.moveMessages(ctx, tx, id, letter.StateHeld, letter.StateQueued, now)
 		if err != nil {
 			return 0, err
@@ -635,7 +637,7 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: release: commit: %w", err)
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // Expire deletes the signatures still unconfirmed after ttl, with their

@@ -110,10 +110,16 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) even
 	if err != nil {
 		log.Error("expiring unconfirmed signatures", "error", err.Error())
 	}
+	// Likewise retention (CAMPAIGN_RETENTION): an indexed query that finds
+	// nothing on most runs.
+	purged, err := parts.Store.Purge(ctx, time.Now().Add(-cfg.Retention))
+	if err != nil {
+		log.Error("retention", "error", err.Error())
+	}
 	left, err := parts.Queue.WorkFor(ctx, budget)
 	if err != nil {
 		log.Error("queue", "error", err.Error())
 	}
-	log.Info("delivery run", "ready_left", left, "expired", expired)
+	log.Info("delivery run", "ready_left", left, "expired", expired, "purged", purged.Signatures)
 	return lambda.Text(200, "ok")
 }

@@ -17,6 +17,7 @@ import (
 	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/store"
 	"campaignkit/handler/store/storetest"
 )
 
@@ -107,6 +108,50 @@ func TestScheduledRunDeletesExpiredUnconfirmedSignatures(t *testing.T) {
 	states, err := parts.Store.SignatureStates(ctx)
 	if err != nil || states[letter.SignatureUnconfirmed] != 0 || states["expired"] != 1 {
 		t.Fatalf("after a scheduled run: %v, %v; want the unconfirmed signature expired", states, err)
+	}
+}
+
+// A scheduled run applies the retention itself, for the same reason.
+func TestScheduledRunPurgesPersonalDataPastRetention(t *testing.T) {
+	url := storetest.NewPostgresDatabase(t)
+	mg := mailguntest.New()
+	defer mg.Close()
+	env := map[string]string{"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": "mg.example", "MAILGUN_API_BASE": mg.APIBase(),
+		"DATABASE_URL": url, "CAMPAIGN_CONFIRM_TTL": "1h", "CAMPAIGN_RETENTION": "1h"}
+	getenv := func(k string) string { return env[k] }
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.MigratePostgres(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := cfg.Open(ctx, config.Program{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parts.Close()
+	sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "l", FirstName: "Ann", LastName: "Lee",
+		Email: "ann@example.org", Address: "A", City: "C", State: "IL", Zip: "62701"}}
+	msgs := []letter.Message{{ID: sig.ID + ".0@mg.example", TargetEmail: "t@gov.example", To: "t@gov.example", From: "letters@mg.example",
+		ReplyTo: "ann@example.org", Subject: "S", Text: "T", Tag: "l", State: letter.StateQueued}}
+	if _, err := parts.Store.Record(ctx, sig, msgs, store.Limits{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := parts.Store.MarkSent(ctx, msgs[0].ID, "<1@mg>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parts.Store.DB().ExecContext(ctx, `UPDATE signatures SET created_at = $1`, time.Now().UTC().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if resp := run(ctx, getenv, log); resp.StatusCode != 200 {
+		t.Fatalf("run: %d %s", resp.StatusCode, resp.Body)
+	}
+	var email string
+	if err := parts.Store.DB().QueryRowContext(ctx, `SELECT email FROM signatures WHERE id = $1`, sig.ID).Scan(&email); err != nil || email != "" {
+		t.Fatalf("after a scheduled run the signer's email is %q (%v), want it deleted", email, err)
 	}
 }
 

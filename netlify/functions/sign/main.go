@@ -44,6 +44,8 @@ var paths = map[string]string{
 	"/.netlify/functions/sign":         "/api/sign",
 	"/.netlify/functions/sign/confirm": "/api/confirm",
 	"/.netlify/functions/sign/letters": "/api/letters",
+	"/.netlify/functions/sign/mailgun": "/api/mailgun",
+	"/.netlify/functions/sign/admin":   "/api/admin",
 }
 
 // newHandler wires the handler once per cold start. When something is

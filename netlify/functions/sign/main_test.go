@@ -568,6 +568,8 @@ func TestDirectCallPaths(t *testing.T) {
 		"/.netlify/functions/sign/confirm/tok3n":  "/api/confirm/tok3n",
 		"/api/confirm/tok3n":                      "/api/confirm/tok3n", // through netlify.toml's rewrite
 		"/.netlify/functions/sign/confirmation/x": "/api/sign/confirmation/x",
+		"/.netlify/functions/sign/mailgun/events": "/api/mailgun/events",
+		"/.netlify/functions/sign/admin/stats":    "/api/admin/stats",
 	} {
 		req, err := lambda.Request(context.Background(), events.APIGatewayProxyRequest{Path: from}, paths)
 		if err != nil {
