@@ -46,7 +46,7 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if sig.State != letter.SignatureUnconfirmed {
-			h.alreadyPage(w, l, sig.ConfirmedAt.UTC().Format(dateLayout))
+			h.alreadyPage(w, l, sig)
 			return
 		}
 		h.confirmPage(w, l, token, msgs, sig.Hold == letter.HoldReview)
@@ -98,7 +98,7 @@ func (h *handler) confirmError(w http.ResponseWriter, r *http.Request, sig *lett
 			writeJSON(w, http.StatusOK, map[string]any{"status": "already_signed", "signed_at": sig.ConfirmedAt.UTC().Format(time.RFC3339)})
 			return
 		}
-		h.alreadyPage(w, l, sig.ConfirmedAt.UTC().Format(dateLayout))
+		h.alreadyPage(w, l, sig)
 	case errors.Is(err, letter.ErrNotFound) || errors.Is(err, letter.ErrConfirmed) || errors.Is(err, letter.ErrDuplicate):
 		h.expiredPage(w, l)
 	default:

@@ -460,3 +460,29 @@ func TestSignerGetsACopyOfTheLetterAsSent(t *testing.T) {
 		}
 	}
 }
+
+// A link opened again says where its letter stands: sent, or held for the
+// organizers (past the ceiling here), never "sent" for a held one.
+func TestReopenedLinkSaysWhereTheLetterStands(t *testing.T) {
+	e := newConfirmEnv(t, map[string]string{"CAMPAIGN_MAX_SIGN_RATE": "1"}, nil)
+	first := signerForm()
+	e.postForm(t, first)
+	_, sentLink := e.confirmationTo(t, 1, "jane@example.org")
+	second := signerForm()
+	second.Set("email", "john@example.org")
+	e.postForm(t, second)
+	_, heldLink := e.confirmationTo(t, 1, "john@example.org")
+	for _, link := range []string{sentLink, heldLink} {
+		if resp := e.do(t, http.MethodPost, link, nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("confirming %s: %d", link, resp.StatusCode)
+		}
+	}
+	sent := readBody(t, e.do(t, http.MethodGet, sentLink, nil))
+	held := readBody(t, e.do(t, http.MethodGet, heldLink, nil))
+	if !strings.Contains(sent, "already sent on") || strings.Contains(sent, "waits for the campaign") || strings.Contains(sent, "data-if") {
+		t.Errorf("the sent letter's page:\n%s", sent)
+	}
+	if !strings.Contains(held, "waits for the campaign&#39;s organizers") || strings.Contains(held, "already sent") {
+		t.Errorf("the held letter's page:\n%s", held)
+	}
+}

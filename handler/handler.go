@@ -190,7 +190,7 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		// address signed.
 		h.log.Info("repeat signature", "letter", l.ID, "first", first.ID)
 		if c, err := r.Cookie(signedCookie(l.ID)); err == nil && c.Value == first.ID {
-			h.alreadySigned(w, r, l, first.CreatedAt)
+			h.alreadySigned(w, r, l, first)
 			return
 		}
 	} else {
@@ -256,7 +256,8 @@ func isHTTPS(r *http.Request) bool {
 
 // alreadySigned tells a repeat signer, in their own browser, that their
 // letter went out before and nothing new was sent.
-func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, at time.Time) {
+func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, first *letter.Signature) {
+	at := first.CreatedAt
 	date := at.UTC().Format(dateLayout)
 	msg := "A letter in your name was already sent on " + date + ". Each person's letter goes out once, so nothing new was sent."
 	if wantsJSON(r) {
@@ -265,7 +266,7 @@ func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *lette
 		})
 		return
 	}
-	h.alreadyPage(w, l, date)
+	h.alreadyPage(w, l, first)
 }
 
 // accepted answers a recorded signature: the thank-you page for a form post,

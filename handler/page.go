@@ -59,9 +59,22 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 
 // alreadyPage tells a repeat signer, in their own browser, that their
 // letter went out on date and nothing new was sent.
-func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, date string) {
+func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, sig *letter.Signature) {
+	// One of the page's paragraphs applies: sent (or on its way), held
+	// for an organizer, or rejected by one.
+	stands := "sent"
+	switch sig.State {
+	case letter.SignatureHeld:
+		stands = "held"
+	case letter.SignatureRejected:
+		stands = "rejected"
+	}
+	at := sig.ConfirmedAt
+	if at.IsZero() {
+		at = sig.CreatedAt
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := h.pages.get(l.Pages.Already).fill(w, map[string]string{"date": date}, nil, ""); err != nil {
+	if err := h.pages.get(l.Pages.Already).fill(w, map[string]string{"date": at.UTC().Format(dateLayout), stands: "yes"}, nil, ""); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
 }
@@ -499,7 +512,11 @@ func (p *page) fill(w io.Writer, vars map[string]string, items []map[string]stri
 		fills[i] = true
 	}
 	write := func(i int, vars map[string]string) {
+		_, cond := p.conds[i]
 		switch {
+		case cond:
+			// Kept: the marker is the template's business, not the reader's.
+			bw.WriteString(setAttr(p.toks[i].tok, "data-if", "", false).String())
 		case i == p.action:
 			t := p.toks[i].tok
 			bw.WriteString(setAttr(t, "action", action, true).String())

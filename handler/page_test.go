@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -297,7 +298,7 @@ func TestErrorPageWithoutTypedValuesKeepsThePublishedLetter(t *testing.T) {
 func TestAlreadyPageShowsTheDate(t *testing.T) {
 	h, l := pageHandler(t)
 	rec := httptest.NewRecorder()
-	h.alreadyPage(rec, l, "2 January 2026")
+	h.alreadyPage(rec, l, &letter.Signature{State: letter.SignatureConfirmed, ConfirmedAt: time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)})
 	page := rec.Body.String()
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))

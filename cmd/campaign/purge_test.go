@@ -41,7 +41,7 @@ func TestPurgeCommand(t *testing.T) {
 	seedSigned(t, st, "old@example.org", 40*24*time.Hour)
 	seedSigned(t, st, "recent@example.org", 24*time.Hour)
 	st.Close()
-	vars := map[string]string{"CAMPAIGN_DATA_DIR": dir, "CAMPAIGN_RETENTION": "30d"}
+	vars := map[string]string{"CAMPAIGN_DATA_DIR": dir, "CAMPAIGN_RETENTION": "30d", "CAMPAIGN_CONFIRM_TTL": "6h"}
 	campaign := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer
 		err := run(ctx, args, func(k string) string { return vars[k] }, &out, &errs)
@@ -69,6 +69,13 @@ func TestPurgeCommand(t *testing.T) {
 	}
 	if got := personal(); got != "recent@example.org" {
 		t.Errorf("after purging past 30 days, personal data of %q is left", got)
+	}
+	// Shorter than the confirmation links' life: refused, nothing purged.
+	if out, err := campaign("purge", "--older-than", "1h"); err == nil || !strings.Contains(err.Error(), "CAMPAIGN_CONFIRM_TTL") {
+		t.Errorf("campaign purge --older-than 1h (links live 6h): %v\n%s", err, out)
+	}
+	if got := personal(); got != "recent@example.org" {
+		t.Errorf("a refused purge deleted personal data: %q left", got)
 	}
 	out, err = campaign("purge", "--older-than", "12h")
 	if err != nil || !strings.Contains(out, "purged 1 signatures") {
