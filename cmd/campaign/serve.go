@@ -176,7 +176,7 @@ func status(ctx context.Context, cfg *config.Config, w io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	for _, state := range []string{letter.SignatureUnconfirmed, letter.SignatureConfirmed, letter.SignatureHeld, "expired"} {
+	for _, state := range []string{letter.SignatureUnconfirmed, letter.SignatureConfirmed, letter.SignatureHeld, letter.SignatureRejected, "expired"} {
 		fmt.Fprintf(w, "signatures %-12s %d\n", state, byState[state])
 	}
 	purged, err := st.PurgedCount(ctx)
