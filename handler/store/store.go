@@ -258,12 +258,110 @@ const (
 // name; Record refuses it with letter.ErrThrottled, storing nothing, when
 // the address was mailed a confirmation for this letter too recently.
 func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message, lim Limits, also func(Tx) error) (*letter.Signature, error) {
+	g := &Signing{Sig: sig, Msgs: msgs}
+	var each func(Tx, []*Signing) error
+	if also != nil {
+		each = func(tx Tx, _ []*Signing) error { return also(tx) }
+	}
+	s.RecordAll(ctx, []*Signing{g}, lim, each)
+	return g.First, g.Err
+}
+
+// Signing is one signature to record with its messages (RecordAll), and
+// what became of it: First and Err as Record returns them.
+type Signing struct {
+	Sig  *letter.Signature
+	Msgs []letter.Message
+
+	First *letter.Signature
+	Err   error
+}
+
+// RecordAll records signatures that arrived together in one transaction
+// (group commit: one commit costs SQLite about as much as the rows it
+// writes), each exactly as Record would one after the other, and runs also
+// once with those recorded (not duplicates, not throttled) before the
+// commit. When the transaction fails, each signature is recorded again in
+// a transaction of its own, so that one bad row fails no other.
+func (s *Store) RecordAll(ctx context.Context, batch []*Signing, lim Limits, also func(tx Tx, recorded []*Signing) error) {
+	if len(batch) == 0 {
+		return
+	}
+	// Recording sets the signature's and messages' states and times: a
+	// retry starts again from what the caller gave.
+	type given struct {
+		sig  letter.Signature
+		msgs []letter.Message
+	}
+	var saved []given
+	if len(batch) > 1 {
+		saved = make([]given, len(batch))
+		for i, g := range batch {
+			saved[i] = given{*g.Sig, slices.Clone(g.Msgs)}
+		}
+	}
+	err := s.recordAll(ctx, batch, lim, also)
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].First, batch[0].Err = nil, err
+		return
+	}
+	for i, g := range batch {
+		*g.Sig = saved[i].sig
+		copy(g.Msgs, saved[i].msgs)
+		if err := s.recordAll(ctx, []*Signing{g}, lim, also); err != nil {
+			g.First, g.Err = nil, err
+		}
+	}
+}
+
+// recordAll is RecordAll's one transaction; it fails as a whole.
+func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, also func(Tx, []*Signing) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: record: %w", err)
+		return fmt.Errorf("store: record: %w", err)
 	}
 	defer tx.Rollback()
+	var recorded []*Signing
+	counted := map[string]int{} // by letter, for the public count
+	for _, g := range batch {
+		g.First, g.Err = s.record(ctx, tx, g.Sig, g.Msgs, lim)
+		switch {
+		case g.Err == nil:
+			recorded = append(recorded, g)
+			if g.Sig.State == letter.SignatureConfirmed {
+				counted[g.Sig.Letter]++
+			}
+		case errors.Is(g.Err, letter.ErrDuplicate), errors.Is(g.Err, letter.ErrThrottled):
+			// The signature's answer, not a failure: the rest goes on.
+		default:
+			return g.Err
+		}
+	}
+	if also != nil && len(recorded) > 0 {
+		if err := also(tx, recorded); err != nil {
+			return err
+		}
+	}
+	// Last before the commit: on Postgres the tally's row stays locked
+	// until then, and every confirmation of the letter waits for it. In one
+	// order, so that two batches never wait on each other's tallies.
+	for _, l := range slices.Sorted(maps.Keys(counted)) {
+		if err := addTally(ctx, tx, l, tallyCounted, counted[l]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: record: commit: %w", err)
+	}
+	return nil
+}
 
+// record writes one signature and its messages in tx (Record), all but
+// its tally.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, msgs []letter.Message, lim Limits) (*letter.Signature, error) {
 	now := time.Now().UTC()
 	sig.CreatedAt = now
 	if sig.OptIn {
@@ -302,9 +400,6 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
 			return nil, err
 		}
-		if err := tx.Commit(); err != nil {
-			return nil, fmt.Errorf("store: record: commit: %w", err)
-		}
 		return first, letter.ErrDuplicate
 	}
 	for i := range msgs {
@@ -313,10 +408,11 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if m.Kind == "" {
 			m.Kind = letter.KindLetter
 		}
-		switch {
-		case m.State == "":
+		if m.State == "" {
 			m.State = letter.StateQueued
-		case sig.State == letter.SignatureHeld && m.State == letter.StateQueued:
+		}
+		// Past the ceiling, a letter given no state is held too.
+		if sig.State == letter.SignatureHeld && m.State == letter.StateQueued {
 			m.State = letter.StateHeld
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
@@ -324,21 +420,6 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if err != nil {
 			return nil, fmt.Errorf("store: record message: %w", err)
 		}
-	}
-	if also != nil {
-		if err := also(tx); err != nil {
-			return nil, err
-		}
-	}
-	// Last before the commit: on Postgres the tally's row stays locked
-	// until then, and every confirmation of the letter waits for it.
-	if sig.State == letter.SignatureConfirmed {
-		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: record: commit: %w", err)
 	}
 	return sig, nil
 }
