@@ -29,6 +29,8 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	queue    riverdriver.Driver[*sql.Tx]
+	prepared map[string]*sql.Stmt // on SQLite: the sign path's statements
+	onClose  []func() error
 }
 
 // New returns a store on db, an SQLite or a Postgres database (postgres
@@ -39,7 +41,73 @@ func New(ctx context.Context, db *sql.DB, postgres bool, queue riverdriver.Drive
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// The sign path's statements, each run once or more per signature.
+var (
+	insertSignature = `INSERT INTO signatures (email_key, ` + signatureColumns.names() + `)
+		VALUES ($1, ` + signatureColumns.placeholders(2) + `) ON CONFLICT (letter_id, email_key) DO NOTHING`
+	insertMessage = `INSERT INTO messages (` + messageColumns.names() + `)
+		VALUES (` + messageColumns.placeholders(1) + `)`
+	selectMails = `SELECT sent_at FROM confirm_mails
+		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`
+	insertMail = `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`
+	// The LIMIT bounds the work at the ceiling, however busy the minute.
+	countRecent = `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
+		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`
+)
+
+// prepare prepares the sign path's statements on SQLite, where parsing
+// them again for each signature took a third of their time. Not on
+// Postgres: pgx keeps its own, and a pooler in transaction mode may not
+// keep a connection's prepared statements.
+func (s *Store) prepare(ctx context.Context) error {
+	if s.postgres {
+		return nil
+	}
+	s.prepared = map[string]*sql.Stmt{}
+	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent} {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// stmt is query in tx: prepared once, when it was (prepare), else parsed
+// now (nil).
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if st := s.prepared[query]; st != nil {
+		return tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // Postgres reports whether the store is on Postgres (else SQLite).
@@ -52,8 +120,18 @@ func (s *Store) DB() *sql.DB { return s.db }
 // that shares it.
 func (s *Store) QueueDriver() riverdriver.Driver[*sql.Tx] { return s.queue }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, after what OnClose named.
+func (s *Store) Close() error {
+	var errs []error
+	for _, f := range s.onClose {
+		errs = append(errs, f())
+	}
+	return errors.Join(append(errs, s.db.Close())...)
+}
+
+// OnClose has Close run f first: what the database's opener started
+// beside it.
+func (s *Store) OnClose(f func() error) { s.onClose = append(s.onClose, f) }
 
 // migrations are the schema's versions in order; the database records
 // the last one applied (schema_version), and each runs once, in one
@@ -384,9 +462,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 			sig.State = letter.SignatureHeld
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO signatures (email_key, `+signatureColumns.names()+`)
-		VALUES ($1, `+signatureColumns.placeholders(2)+`) ON CONFLICT (letter_id, email_key) DO NOTHING`,
-		append([]any{key}, signatureColumns.of(sig)...)...)
+	res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.of(sig)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	}
@@ -415,8 +491,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 		if sig.State == letter.SignatureHeld && m.State == letter.StateQueued {
 			m.State = letter.StateHeld
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
-			VALUES (`+messageColumns.placeholders(1)+`)`, messageColumns.of(m)...)
+		_, err := s.exec(ctx, tx, insertMessage, messageColumns.of(m)...)
 		if err != nil {
 			return nil, fmt.Errorf("store: record message: %w", err)
 		}
@@ -436,8 +511,7 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 			return fmt.Errorf("store: throttle: %w", err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT sent_at FROM confirm_mails
-		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`, letterID, hash, now.Add(-24*time.Hour))
+	rows, err := s.query(ctx, tx, selectMails, letterID, hash, now.Add(-24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
@@ -455,8 +529,7 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`,
-		letterID, hash, now); err != nil {
+	if _, err := s.exec(ctx, tx, insertMail, letterID, hash, now); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
 	return nil
@@ -469,9 +542,7 @@ func (s *Store) pastCeiling(ctx context.Context, tx *sql.Tx, ceiling int, now ti
 		return false, nil
 	}
 	var n int
-	// The LIMIT bounds the work at the ceiling, however busy the minute.
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
-		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`, now.Add(-time.Minute), ceiling).Scan(&n)
+	err := s.queryRow(ctx, tx, countRecent, now.Add(-time.Minute), ceiling).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: ceiling: %w", err)
 	}
