@@ -39,7 +39,7 @@ func main() {
 	backlog := flag.Int("backlog", 10000, "letters in the drain backlog")
 	crashN := flag.Int("crash-signatures", 2000, "signatures in the crash run")
 	rounds := flag.Int("rounds", 3, "intake: rounds of ceiling then intake, for each confirmation setting")
-	profile := flag.String("cpuprofile", "", "intake: write a CPU profile of the first intake run to this file")
+	profile := flag.String("cpuprofile", "", "intake: write a CPU profile of the first intake run to this file (with confirmation: to this file.confirm)")
 	databaseURL := flag.String("database-url", "", "run intake on this Postgres database instead of SQLite (it must be empty)")
 	flag.Parse()
 
@@ -162,10 +162,14 @@ func intake(d time.Duration, c, rounds int, databaseURL, profile string) error {
 			if err != nil {
 				return err
 			}
-			// The first intake run is profiled, alone.
+			// The first intake run of each setting is profiled, alone.
 			stopProfile := func() {}
-			if profile != "" && next == 1_000_000 {
-				f, err := os.Create(profile)
+			if profile != "" && round == 0 {
+				name := profile
+				if confirm {
+					name += ".confirm"
+				}
+				f, err := os.Create(name)
 				if err != nil {
 					return err
 				}
