@@ -17,6 +17,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
@@ -418,6 +419,9 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 			return g.Err
 		}
 	}
+	if err := s.insertMessages(ctx, tx, recorded); err != nil {
+		return err
+	}
 	if also != nil && len(recorded) > 0 {
 		if err := also(tx, recorded); err != nil {
 			return err
@@ -478,6 +482,8 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 		}
 		return first, letter.ErrDuplicate
 	}
+	// Its messages are inserted with the batch's (insertMessages): nothing
+	// before that reads them.
 	for i := range msgs {
 		m := &msgs[i]
 		m.SignatureID, m.CreatedAt, m.UpdatedAt = sig.ID, now, now
@@ -491,12 +497,71 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 		if sig.State == letter.SignatureHeld && m.State == letter.StateQueued {
 			m.State = letter.StateHeld
 		}
-		_, err := s.exec(ctx, tx, insertMessage, messageColumns.of(m)...)
-		if err != nil {
-			return nil, fmt.Errorf("store: record message: %w", err)
-		}
 	}
 	return sig, nil
+}
+
+// insertMessages is the INSERT of n messages, made once for each n.
+func insertMessages(n int) string {
+	if n == 1 {
+		return insertMessage
+	}
+	if q, ok := messageInserts.Load(n); ok {
+		return q.(string)
+	}
+	values := make([]string, n)
+	for i := range values {
+		values[i] = "(" + messageColumns.placeholders(1+i*len(messageColumns)) + ")"
+	}
+	q := `INSERT INTO messages (` + messageColumns.names() + `) VALUES ` + strings.Join(values, ", ")
+	messageInserts.Store(n, q)
+	return q
+}
+
+var messageInserts sync.Map // n → INSERT of n messages
+
+// messagesAtOnce bounds one INSERT's rows (Postgres takes 65,535
+// parameters, SQLite 32,766).
+const messagesAtOnce = 500
+
+// insertMessages inserts the messages of the signatures recorded in a
+// batch: on Postgres many rows a statement, each statement being a round
+// trip to the server; on SQLite one a statement, prepared once, since
+// parsing a long INSERT there costs more than running a short one again.
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
+	if s.prepared != nil {
+		for _, g := range recorded {
+			for i := range g.Msgs {
+				if _, err := s.exec(ctx, tx, insertMessage, messageColumns.of(&g.Msgs[i])...); err != nil {
+					return fmt.Errorf("store: record message: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+	var rows []any
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		if _, err := s.exec(ctx, tx, insertMessages(n), rows...); err != nil {
+			return fmt.Errorf("store: record messages: %w", err)
+		}
+		rows, n = rows[:0], 0
+		return nil
+	}
+	for _, g := range recorded {
+		for i := range g.Msgs {
+			rows = append(rows, messageColumns.of(&g.Msgs[i])...)
+			if n++; n == messagesAtOnce {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
