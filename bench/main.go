@@ -40,7 +40,7 @@ func main() {
 	crashN := flag.Int("crash-signatures", 2000, "signatures in the crash run")
 	rounds := flag.Int("rounds", 3, "intake: rounds of ceiling then intake, for each confirmation setting")
 	profile := flag.String("cpuprofile", "", "intake: write a CPU profile of the first intake run to this file (with confirmation: to this file.confirm)")
-	databaseURL := flag.String("database-url", "", "run intake on this Postgres database instead of SQLite (it must be empty)")
+	databaseURL := flag.String("database-url", "", "run intake on Postgres instead of SQLite, in a throwaway database made on this database's server for each run")
 	flag.Parse()
 
 	fmt.Printf("machine: %s/%s, %d CPUs, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
@@ -197,7 +197,8 @@ func intake(d time.Duration, c, rounds int, databaseURL, profile string) error {
 }
 
 // intakeRun posts to the real sign handler for d (after a second's warm
-// up) on a fresh database, or on databaseURL, and counts what it stored.
+// up) on a fresh database (SQLite, or Postgres on databaseURL's server),
+// and counts what it stored.
 func intakeRun(ctx context.Context, d time.Duration, c int, confirm bool, databaseURL string, first int) (loadResult, int, error) {
 	dir, err := os.MkdirTemp("", "bench-intake-")
 	if err != nil {
@@ -207,6 +208,14 @@ func intakeRun(ctx context.Context, d time.Duration, c int, confirm bool, databa
 	letters, err := letter.Load(os.DirFS("handler/testdata/site"))
 	if err != nil {
 		return loadResult{}, 0, err
+	}
+	if databaseURL != "" {
+		u, drop, err := throwaway(ctx, databaseURL, "bench_intake_")
+		if err != nil {
+			return loadResult{}, 0, err
+		}
+		defer drop()
+		databaseURL = u
 	}
 	env := map[string]string{"CAMPAIGN_DATA_DIR": dir, "DATABASE_URL": databaseURL,
 		"CAMPAIGN_SIGN_RATE": "1000000000", "CAMPAIGN_MAX_SIGN_RATE": "0", "CAMPAIGN_CONFIRM": "off"}
