@@ -27,7 +27,7 @@ func Open(ctx context.Context, dir string) (*store.Store, error) {
 	// makes concurrent writers wait instead of failing. Statement journals
 	// (of multi-row inserts, River's among them) are kept in memory, not
 	// written to a temporary file for each statement.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)&_pragma=cache_size(-32768)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(16000)&_pragma=cache_size(-32768)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -35,7 +35,8 @@ func Open(ctx context.Context, dir string) (*store.Store, error) {
 	// SQLite allows one writer at a time; River's SQLite driver and our
 	// transactions share one connection rather than fail with SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
-	st, err := store.New(ctx, db, false, riversqlite.New(db))
+	jobs := &driver{Driver: riversqlite.New(db), db: db}
+	st, err := store.New(ctx, db, false, jobs)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -50,15 +51,15 @@ func Open(ctx context.Context, dir string) (*store.Store, error) {
 }
 
 // checkpointEvery is how often the log is copied into the database.
-const checkpointEvery = 100 * time.Millisecond
+const checkpointEvery = 50 * time.Millisecond
 
 // checkpoint copies the log (WAL) into the database every so often from a
 // connection of its own, where its writes and fsyncs wait for no one and
 // no one waits for them. Left to the writer (SQLite's default, every 1000
 // pages), they stopped its commits for half their time at the intake's
-// peak. The writer still checkpoints every 4000 pages (wal_autocheckpoint),
-// which finds most of the work done and lets the log start again from its
-// beginning: under load the log stays near 16 MB.
+// peak. The writer still checkpoints every 16000 pages (wal_autocheckpoint,
+// 64 MB), which finds most of the work done and lets the log start again
+// from its beginning.
 func checkpoint(dsn string, every time.Duration) (stop func() error, err error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
