@@ -23,6 +23,7 @@ type ceilingResult struct {
 	batch    int
 	way      string
 	rowsEach string
+	written  int64 // bytes the process wrote a signature (0: unknown)
 }
 
 // ceiling commits the rows the intake commits for each signature straight
@@ -169,6 +170,7 @@ func ceiling(ctx context.Context, d time.Duration, batch int, confirm bool) (cei
 
 	var lat []time.Duration
 	n := 0
+	w0 := written()
 	start := time.Now()
 	for time.Since(start) < d {
 		a := <-batches
@@ -203,6 +205,7 @@ func ceiling(ctx context.Context, d time.Duration, batch int, confirm bool) (cei
 		n += batch
 	}
 	res.rps = float64(n) / time.Since(start).Seconds()
+	res.written = (written() - w0) / int64(max(n, 1))
 	res.p99 = loadtest.Percentile(lat, 99)
 	return res, nil
 }

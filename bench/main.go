@@ -68,6 +68,8 @@ type loadResult struct {
 	rps      float64
 	p50, p99 time.Duration
 	batch    float64 // signatures a transaction, on average
+	busy     float64 // share of the time a transaction was committing
+	written  int64   // bytes the process wrote a signature (0: unknown)
 }
 
 // load posts distinct signatures to url for d with c clients.
@@ -186,9 +188,12 @@ func intake(d time.Duration, c, rounds int, databaseURL, profile string) error {
 			next += 1_000_000
 			ratio := 100 * r.rps / ceil.rps
 			ratios = append(ratios, ratio)
-			fmt.Printf("    round %d: ceiling %6.0f sig/s (%s, p99 %v a transaction)\n", round+1, ceil.rps, ceil.rowsEach, ceil.p99.Round(time.Microsecond))
-			fmt.Printf("             intake  %6.0f sig/s  p50 %-9v p99 %-9v failed %d, stored %d, %.1f a transaction  = %.1f %% of the ceiling\n",
-				r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.failed, stored, r.batch, ratio)
+			fmt.Printf("    round %d: ceiling %6.0f sig/s  (%s; p99 %v a transaction; %d KB written a signature)\n",
+				round+1, ceil.rps, ceil.rowsEach, ceil.p99.Round(time.Microsecond), ceil.written>>10)
+			fmt.Printf("             intake  %6.0f sig/s  p50 %-9v p99 %-9v  = %.1f %% of the ceiling\n",
+				r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), ratio)
+			fmt.Printf("                     failed %d, stored %d; %.1f signatures a transaction, committing %.0f %% of the time; %d KB written a signature\n",
+				r.failed, stored, r.batch, 100*r.busy, r.written>>10)
 		}
 		slices.Sort(ratios)
 		fmt.Printf("    median: %.1f %% of the ceiling (goal ≥ 75 %%, p99 ≤ 50 ms)\n", ratios[len(ratios)/2])
@@ -235,10 +240,13 @@ func intakeRun(ctx context.Context, d time.Duration, c int, confirm bool, databa
 	real := httptest.NewServer(handler.New(cfg.Handler(letters, parts.Recorder, parts.Confirmer, quiet())))
 	defer real.Close()
 	load(real.URL+"/api/sign", time.Second, c, first)
-	b0, s0 := parts.Queue.Batches()
+	b0, s0, busy0 := parts.Queue.Batches()
+	w0 := written()
 	r := load(real.URL+"/api/sign", d, c, first+100_000)
-	b1, s1 := parts.Queue.Batches()
+	b1, s1, busy1 := parts.Queue.Batches()
+	r.written = (written() - w0) / max(1, s1-s0)
 	r.batch = float64(s1-s0) / float64(max(1, b1-b0))
+	r.busy = float64(busy1-busy0) / float64(d)
 	n, err := parts.Store.SignatureCount(ctx)
 	return r, n - before, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"campaignkit/handler/store"
 )
@@ -24,6 +25,7 @@ type group struct {
 	running int
 
 	batches, signatures atomic.Int64 // committed so far
+	busy                atomic.Int64 // nanoseconds spent committing
 }
 
 // batchMost bounds a batch, and with it the wait of its first signature.
@@ -73,7 +75,9 @@ func (g *group) run() {
 		copy(batch, g.pending)
 		g.pending = append(g.pending[:0], g.pending[n:]...)
 		g.mu.Unlock()
+		t0 := time.Now()
 		g.commitSafely(batch)
+		g.busy.Add(int64(time.Since(t0)))
 		g.batches.Add(1)
 		g.signatures.Add(int64(n))
 	}

@@ -124,7 +124,7 @@ func TestSignaturesArrivingTogetherShareATransaction(t *testing.T) {
 	mu.Unlock()
 	hold.Rollback()
 	wg.Wait()
-	if batches, sigs := q.Batches(); batches != 2 || sigs != n {
+	if batches, sigs, _ := q.Batches(); batches != 2 || sigs != n {
 		t.Errorf("%d signatures in %d batches, want %d in 2", sigs, batches, n)
 	}
 	waitCounts(t, st, 30*time.Second)

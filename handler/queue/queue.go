@@ -200,10 +200,10 @@ func (q *Queue) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 	return s.First, s.Err
 }
 
-// Batches reports how many batches Record committed, and how many
-// signatures they held (for benchmarks).
-func (q *Queue) Batches() (batches, signatures int64) {
-	return q.group.batches.Load(), q.group.signatures.Load()
+// Batches reports how many batches Record committed, how many signatures
+// they held, and how long committing them took in all (for benchmarks).
+func (q *Queue) Batches() (batches, signatures int64, busy time.Duration) {
+	return q.group.batches.Load(), q.group.signatures.Load(), time.Duration(q.group.busy.Load())
 }
 
 // recordAll commits a batch of signatures with their delivery jobs, all
