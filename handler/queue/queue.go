@@ -344,6 +344,13 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, ids []string) ([]int64,
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: id}, InsertOpts: opts}
 	}
+	if q.opts.TryInline == 0 {
+		// No job ids needed: the cheaper insert (see recordAll).
+		if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("queue: enqueue: %w", err)
+		}
+		return nil, nil
+	}
 	res, err := q.client.InsertManyTx(ctx, tx, params)
 	if err != nil {
 		return nil, fmt.Errorf("queue: enqueue: %w", err)
