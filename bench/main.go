@@ -1,8 +1,9 @@
 // Command bench measures the campaign's intake, delivery and crash figures
 // on this machine and prints them (see BENCHMARKS.md):
 //
-//	go run ./bench                  all three
-//	go run ./bench -only intake     one of intake, drain, crash, flood
+//	go run ./bench                  intake, drain, crash and flood
+//	go run ./bench -only intake     one of intake, drain, crash, flood, viral
+//	go run ./bench -only viral      the viral day (only when asked for)
 package main
 
 import (
@@ -14,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	only := flag.String("only", "", "run one benchmark: intake, drain, crash or flood")
+	only := flag.String("only", "", "run one benchmark: intake, drain, crash, flood or viral")
 	floodFor := flag.Duration("flood-duration", 10*time.Second, "how long each attack of the flood run posts")
 	duration := flag.Duration("intake-duration", 10*time.Second, "how long each intake run posts")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for intake")
@@ -40,6 +40,9 @@ func main() {
 	crashN := flag.Int("crash-signatures", 2000, "signatures in the crash run")
 	rounds := flag.Int("rounds", 3, "intake: rounds of ceiling then intake, for each confirmation setting")
 	profile := flag.String("cpuprofile", "", "intake: write a CPU profile of the first intake run to this file (with confirmation: to this file.confirm)")
+	viralHour := flag.Duration("viral-hour", 10*time.Second, "viral: real time that plays one hour of the day")
+	viralPeak := flag.Float64("viral-peak", 400, "viral: signatures a second at the peak")
+	viralConfirm := flag.Float64("viral-confirm", 0.8, "viral: share of signers who confirm")
 	databaseURL := flag.String("database-url", "", "run intake on Postgres instead of SQLite, in a throwaway database made on this database's server for each run")
 	flag.Parse()
 
@@ -58,6 +61,11 @@ func main() {
 	run("drain", func() error { return drain(*rate, *backlog) })
 	run("crash", func() error { return crash(*crashN) })
 	run("flood", func() error { return flood(*floodFor, *concurrency) })
+	if *only == "viral" { // minutes long: only when asked for
+		run("viral", func() error {
+			return viral(viralOptions{hour: *viralHour, peak: *viralPeak, rate: *rate, confirm: *viralConfirm})
+		})
+	}
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -320,10 +328,8 @@ func crash(n int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "campaign")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/campaign")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	bin, err := buildCampaign(tmp)
+	if err != nil {
 		return err
 	}
 	root, err := os.Getwd()
