@@ -17,6 +17,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
@@ -29,6 +30,8 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	queue    riverdriver.Driver[*sql.Tx]
+	prepared map[string]*sql.Stmt // on SQLite: the sign path's statements
+	onClose  []func() error
 }
 
 // New returns a store on db, an SQLite or a Postgres database (postgres
@@ -39,7 +42,73 @@ func New(ctx context.Context, db *sql.DB, postgres bool, queue riverdriver.Drive
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// The sign path's statements, each run once or more per signature.
+var (
+	insertSignature = `INSERT INTO signatures (email_key, ` + signatureColumns.names() + `)
+		VALUES ($1, ` + signatureColumns.placeholders(2) + `) ON CONFLICT (letter_id, email_key) DO NOTHING`
+	insertMessage = `INSERT INTO messages (` + messageColumns.names() + `)
+		VALUES (` + messageColumns.placeholders(1) + `)`
+	selectMails = `SELECT sent_at FROM confirm_mails
+		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`
+	insertMail = `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`
+	// The LIMIT bounds the work at the ceiling, however busy the minute.
+	countRecent = `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
+		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`
+)
+
+// prepare prepares the sign path's statements on SQLite, where parsing
+// them again for each signature took a third of their time. Not on
+// Postgres: pgx keeps its own, and a pooler in transaction mode may not
+// keep a connection's prepared statements.
+func (s *Store) prepare(ctx context.Context) error {
+	if s.postgres {
+		return nil
+	}
+	s.prepared = map[string]*sql.Stmt{}
+	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent} {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// stmt is query in tx: prepared once, when it was (prepare), else parsed
+// now (nil).
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if st := s.prepared[query]; st != nil {
+		return tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // Postgres reports whether the store is on Postgres (else SQLite).
@@ -52,8 +121,18 @@ func (s *Store) DB() *sql.DB { return s.db }
 // that shares it.
 func (s *Store) QueueDriver() riverdriver.Driver[*sql.Tx] { return s.queue }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, after what OnClose named.
+func (s *Store) Close() error {
+	var errs []error
+	for _, f := range s.onClose {
+		errs = append(errs, f())
+	}
+	return errors.Join(append(errs, s.db.Close())...)
+}
+
+// OnClose has Close run f first: what the database's opener started
+// beside it.
+func (s *Store) OnClose(f func() error) { s.onClose = append(s.onClose, f) }
 
 // migrations are the schema's versions in order; the database records
 // the last one applied (schema_version), and each runs once, in one
@@ -276,12 +355,113 @@ const (
 // name; Record refuses it with letter.ErrThrottled, storing nothing, when
 // the address was mailed a confirmation for this letter too recently.
 func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter.Message, lim Limits, also func(Tx) error) (*letter.Signature, error) {
+	g := &Signing{Sig: sig, Msgs: msgs}
+	var each func(Tx, []*Signing) error
+	if also != nil {
+		each = func(tx Tx, _ []*Signing) error { return also(tx) }
+	}
+	s.RecordAll(ctx, []*Signing{g}, lim, each)
+	return g.First, g.Err
+}
+
+// Signing is one signature to record with its messages (RecordAll), and
+// what became of it: First and Err as Record returns them.
+type Signing struct {
+	Sig  *letter.Signature
+	Msgs []letter.Message
+
+	First *letter.Signature
+	Err   error
+}
+
+// RecordAll records signatures that arrived together in one transaction
+// (group commit: one commit costs SQLite about as much as the rows it
+// writes), each exactly as Record would one after the other, and runs also
+// once with those recorded (not duplicates, not throttled) before the
+// commit. When the transaction fails, each signature is recorded again in
+// a transaction of its own, so that one bad row fails no other.
+func (s *Store) RecordAll(ctx context.Context, batch []*Signing, lim Limits, also func(tx Tx, recorded []*Signing) error) {
+	if len(batch) == 0 {
+		return
+	}
+	// Recording sets the signature's and messages' states and times: a
+	// retry starts again from what the caller gave.
+	type given struct {
+		sig  letter.Signature
+		msgs []letter.Message
+	}
+	var saved []given
+	if len(batch) > 1 {
+		saved = make([]given, len(batch))
+		for i, g := range batch {
+			saved[i] = given{*g.Sig, slices.Clone(g.Msgs)}
+		}
+	}
+	err := s.recordAll(ctx, batch, lim, also)
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].First, batch[0].Err = nil, err
+		return
+	}
+	for i, g := range batch {
+		*g.Sig = saved[i].sig
+		copy(g.Msgs, saved[i].msgs)
+		if err := s.recordAll(ctx, []*Signing{g}, lim, also); err != nil {
+			g.First, g.Err = nil, err
+		}
+	}
+}
+
+// recordAll is RecordAll's one transaction; it fails as a whole.
+func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, also func(Tx, []*Signing) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: record: %w", err)
+		return fmt.Errorf("store: record: %w", err)
 	}
 	defer tx.Rollback()
+	var recorded []*Signing
+	counted := map[string]int{} // by letter, for the public count
+	for _, g := range batch {
+		g.First, g.Err = s.record(ctx, tx, g.Sig, g.Msgs, lim)
+		switch {
+		case g.Err == nil:
+			recorded = append(recorded, g)
+			if g.Sig.State == letter.SignatureConfirmed {
+				counted[g.Sig.Letter]++
+			}
+		case errors.Is(g.Err, letter.ErrDuplicate), errors.Is(g.Err, letter.ErrThrottled):
+			// The signature's answer, not a failure: the rest goes on.
+		default:
+			return g.Err
+		}
+	}
+	if err := s.insertMessages(ctx, tx, recorded); err != nil {
+		return err
+	}
+	if also != nil && len(recorded) > 0 {
+		if err := also(tx, recorded); err != nil {
+			return err
+		}
+	}
+	// Last before the commit: on Postgres the tally's row stays locked
+	// until then, and every confirmation of the letter waits for it. In one
+	// order, so that two batches never wait on each other's tallies.
+	for _, l := range slices.Sorted(maps.Keys(counted)) {
+		if err := addTally(ctx, tx, l, tallyCounted, counted[l]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: record: commit: %w", err)
+	}
+	return nil
+}
 
+// record writes one signature and its messages in tx (Record), all but
+// its tally.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, msgs []letter.Message, lim Limits) (*letter.Signature, error) {
 	now := time.Now().UTC()
 	sig.CreatedAt = now
 	if sig.OptIn {
@@ -304,9 +484,7 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 			sig.State = letter.SignatureHeld
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO signatures (email_key, `+signatureColumns.names()+`)
-		VALUES ($1, `+signatureColumns.placeholders(2)+`) ON CONFLICT (letter_id, email_key) DO NOTHING`,
-		append([]any{key}, signatureColumns.of(sig)...)...)
+	res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.of(sig)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	}
@@ -320,11 +498,10 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
 			return nil, err
 		}
-		if err := tx.Commit(); err != nil {
-			return nil, fmt.Errorf("store: record: commit: %w", err)
-		}
 		return first, letter.ErrDuplicate
 	}
+	// Its messages are inserted with the batch's (insertMessages): nothing
+	// before that reads them.
 	for i := range msgs {
 		m := &msgs[i]
 		m.SignatureID, m.CreatedAt, m.UpdatedAt = sig.ID, now, now
@@ -334,31 +511,75 @@ func (s *Store) Record(ctx context.Context, sig *letter.Signature, msgs []letter
 		if m.State == "" {
 			m.State = letter.StateQueued
 		}
+		// Past the ceiling, a letter given no state is held too.
 		if sig.State == letter.SignatureHeld && m.State == letter.StateQueued {
 			m.State = letter.StateHeld
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns.names()+`)
-			VALUES (`+messageColumns.placeholders(1)+`)`, messageColumns.of(m)...)
-		if err != nil {
-			return nil, fmt.Errorf("store: record message: %w", err)
-		}
-	}
-	if also != nil {
-		if err := also(tx); err != nil {
-			return nil, err
-		}
-	}
-	// Last before the commit: on Postgres the tally's row stays locked
-	// until then, and every confirmation of the letter waits for it.
-	if sig.State == letter.SignatureConfirmed {
-		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: record: commit: %w", err)
 	}
 	return sig, nil
+}
+
+// insertMessages is the INSERT of n messages, made once for each n.
+func insertMessages(n int) string {
+	if n == 1 {
+		return insertMessage
+	}
+	if q, ok := messageInserts.Load(n); ok {
+		return q.(string)
+	}
+	values := make([]string, n)
+	for i := range values {
+		values[i] = "(" + messageColumns.placeholders(1+i*len(messageColumns)) + ")"
+	}
+	q := `INSERT INTO messages (` + messageColumns.names() + `) VALUES ` + strings.Join(values, ", ")
+	messageInserts.Store(n, q)
+	return q
+}
+
+var messageInserts sync.Map // n → INSERT of n messages
+
+// messagesAtOnce bounds one INSERT's rows (Postgres takes 65,535
+// parameters, SQLite 32,766).
+const messagesAtOnce = 500
+
+// insertMessages inserts the messages of the signatures recorded in a
+// batch: on Postgres many rows a statement, each statement being a round
+// trip to the server; on SQLite one a statement, prepared once, since
+// parsing a long INSERT there costs more than running a short one again.
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
+	if s.prepared != nil {
+		for _, g := range recorded {
+			for i := range g.Msgs {
+				if _, err := s.exec(ctx, tx, insertMessage, messageColumns.of(&g.Msgs[i])...); err != nil {
+					return fmt.Errorf("store: record message: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+	var rows []any
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		if _, err := s.exec(ctx, tx, insertMessages(n), rows...); err != nil {
+			return fmt.Errorf("store: record messages: %w", err)
+		}
+		rows, n = rows[:0], 0
+		return nil
+	}
+	for _, g := range recorded {
+		for i := range g.Msgs {
+			rows = append(rows, messageColumns.of(&g.Msgs[i])...)
+			if n++; n == messagesAtOnce {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
@@ -373,8 +594,7 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 			return fmt.Errorf("store: throttle: %w", err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT sent_at FROM confirm_mails
-		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`, letterID, hash, now.Add(-24*time.Hour))
+	rows, err := s.query(ctx, tx, selectMails, letterID, hash, now.Add(-24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
@@ -392,8 +612,7 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`,
-		letterID, hash, now); err != nil {
+	if _, err := s.exec(ctx, tx, insertMail, letterID, hash, now); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
 	return nil
@@ -420,9 +639,7 @@ func (s *Store) pastCeiling(ctx context.Context, tx *sql.Tx, ceiling int, now ti
 		return false, nil
 	}
 	var n int
-	// The LIMIT bounds the work at the ceiling, however busy the minute.
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
-		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`, now.Add(-time.Minute), ceiling).Scan(&n)
+	err := s.queryRow(ctx, tx, countRecent, now.Add(-time.Minute), ceiling).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: ceiling: %w", err)
 	}

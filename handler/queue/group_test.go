@@ -1,0 +1,132 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun/mailguntest"
+	"campaignkit/handler/queue"
+	"campaignkit/handler/store"
+	"campaignkit/handler/store/storetest"
+)
+
+// newSignature is a signature of two letters, queued.
+func newSignature(i int) (*letter.Signature, []letter.Message) {
+	sig := &letter.Signature{ID: letter.NewID(), State: letter.SignatureConfirmed, Signer: letter.Signer{Letter: "l",
+		FirstName: "F", LastName: "L", Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[:8]),
+		Address: "A", City: "C", State: "IL", Zip: "62701"}}
+	var msgs []letter.Message
+	for t := range 2 {
+		id := fmt.Sprintf("%s.%d@mg.example", sig.ID, t)
+		msgs = append(msgs, letter.Message{ID: id, TargetIndex: t, TargetName: "T", TargetEmail: target(i, t), To: target(i, t),
+			From: "letters@mg.example", ReplyTo: sig.Email, Subject: "S", Text: "Body " + id, Tag: "l",
+			Kind: letter.KindLetter, State: letter.StateQueued})
+	}
+	return sig, msgs
+}
+
+// A batch with one bad signature (its message's id is another's) commits
+// the others with their delivery jobs: their letters arrive, once.
+func TestBatchWithABadSignatureCommitsTheOthers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		mg := mailguntest.New()
+		defer mg.Close()
+		q := start(t, st, mg, queue.Options{Workers: 4}, 0)
+		var sigs []*letter.Signature
+		var msgs [][]letter.Message
+		var want []string
+		for i := range 5 {
+			sig, m := newSignature(i)
+			sigs, msgs = append(sigs, sig), append(msgs, m)
+		}
+		msgs[2][1].ID = msgs[0][1].ID
+		for i, m := range msgs {
+			if i != 2 {
+				want = append(want, m[0].ID, m[1].ID)
+			}
+		}
+		errs := q.RecordTogether(context.Background(), sigs, msgs)
+		for i, err := range errs {
+			if (err != nil) != (i == 2) {
+				t.Errorf("signature %d: %v", i, err)
+			}
+		}
+		counts := waitCounts(t, st, 30*time.Second)
+		if counts[letter.StateSent] != len(want) {
+			t.Fatalf("counts = %v, want %d sent", counts, len(want))
+		}
+		assertEachArrivedOnce(t, mg, want)
+		if n, _ := st.SignatureCount(context.Background()); n != 4 {
+			t.Errorf("%d signatures stored, want 4", n)
+		}
+	})
+}
+
+// Signatures posted while a transaction holds SQLite's one connection are
+// committed together once it is free, each caller answered after it, and
+// every letter arrives once.
+func TestSignaturesArrivingTogetherShareATransaction(t *testing.T) {
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	q := start(t, st, mg, queue.Options{Workers: 4}, 0)
+	ctx := context.Background()
+	hold, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ids []string
+	var answered int
+	record := func(i int) {
+		sig, m := newSignature(i)
+		ids = append(ids, m[0].ID, m[1].ID)
+		wg.Go(func() {
+			if _, err := q.Record(ctx, sig, m); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			answered++
+			mu.Unlock()
+		})
+	}
+	waiting := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			sigs, batches := q.Waiting()
+			if sigs == want && batches == 1 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d signatures waiting, %d batches committing; want %d and 1", sigs, batches, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// The first batch waits for the connection, the rest for that batch.
+	record(0)
+	waiting(0)
+	for i := 1; i < n; i++ {
+		record(i)
+	}
+	waiting(n - 1)
+	mu.Lock()
+	if answered != 0 {
+		t.Errorf("%d signatures answered before their commit", answered)
+	}
+	mu.Unlock()
+	hold.Rollback()
+	wg.Wait()
+	if batches, sigs, _ := q.Batches(); batches != 2 || sigs != n {
+		t.Errorf("%d signatures in %d batches, want %d in 2", sigs, batches, n)
+	}
+	waitCounts(t, st, 30*time.Second)
+	assertEachArrivedOnce(t, mg, ids)
+}
