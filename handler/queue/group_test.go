@@ -17,7 +17,7 @@ import (
 // newSignature is a signature of two letters, queued.
 func newSignature(i int) (*letter.Signature, []letter.Message) {
 	sig := &letter.Signature{ID: letter.NewID(), State: letter.SignatureConfirmed, Signer: letter.Signer{Letter: "l",
-		FirstName: "F", LastName: "L", Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[:8]),
+		FirstName: "F", LastName: "L", Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[24:]),
 		Address: "A", City: "C", State: "IL", Zip: "62701"}}
 	var msgs []letter.Message
 	for t := range 2 {

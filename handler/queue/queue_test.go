@@ -62,7 +62,7 @@ func sign(t *testing.T, q *queue.Queue, n int, to func(i, target int) string) []
 	var ids []string
 	for i := range n {
 		sig := &letter.Signature{ID: letter.NewID(), Signer: letter.Signer{Letter: "l", FirstName: "F", LastName: "L",
-			Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[:8]), Address: "A", City: "C", State: "IL", Zip: "62701"}}
+			Email: fmt.Sprintf("s%d-%s@example.org", i, letter.NewID()[24:]), Address: "A", City: "C", State: "IL", Zip: "62701"}}
 		var msgs []letter.Message
 		for target := range 2 {
 			id := fmt.Sprintf("%s.%d@mg.example", sig.ID, target)

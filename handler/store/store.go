@@ -62,6 +62,22 @@ var (
 		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`
 )
 
+// The confirmation path's statements. Each names its index: SQLite's
+// planner, without statistics, took a full scan of the signatures for the
+// token (its index is partial, and a parameter does not show it applies)
+// and every message in the state for the signature's messages (an index
+// on the state), so that each confirmation cost as much as the signatures
+// or letters still waiting, and a viral day's confirmations slowed down
+// to a few a second.
+var (
+	selectByToken = `SELECT ` + signatureColumns.names() + ` FROM signatures
+		WHERE token_hash = $1 AND token_hash <> ''`
+	// "state || ''" is no column for an index: the signature's own index
+	// finds its few messages.
+	updateMessageStates = `UPDATE messages SET state = $1, updated_at = $2
+		WHERE signature_id = $3 AND state || '' = $4 RETURNING id, target_index`
+)
+
 // prepare prepares the sign path's statements on SQLite, where parsing
 // them again for each signature took a third of their time. Not on
 // Postgres: pgx keeps its own, and a pooler in transaction mode may not
@@ -71,7 +87,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		return nil
 	}
 	s.prepared = map[string]*sql.Stmt{}
-	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent} {
+	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent, selectByToken, updateMessageStates} {
 		st, err := s.db.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
@@ -650,7 +666,7 @@ func (s *Store) pastCeiling(ctx context.Context, tx *sql.Tx, ceiling int, now ti
 // hash, with its letters (to targets) in target order. An unconfirmed one
 // past ttl is letter.ErrNotFound, as if it were gone.
 func (s *Store) Pending(ctx context.Context, tokenHash string, ttl time.Duration) (*letter.Signature, []letter.Message, error) {
-	sig, err := scan(s.db.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE token_hash = $1`, tokenHash), signatureColumns)
+	sig, err := scan(s.db.QueryRowContext(ctx, selectByToken, tokenHash), signatureColumns)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -693,7 +709,7 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 	if s.postgres {
 		lock = " FOR UPDATE"
 	}
-	sig, err := scan(tx.QueryRowContext(ctx, `SELECT `+signatureColumns.names()+` FROM signatures WHERE token_hash = $1`+lock, tokenHash), signatureColumns)
+	sig, err := scan(s.queryRow(ctx, tx, selectByToken+lock, tokenHash), signatureColumns)
 	if err != nil {
 		return nil, err
 	}
@@ -756,8 +772,7 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 // moveMessages moves a signature's messages from one state to another and
 // returns the ids of those that are now queued.
 func (s *Store) moveMessages(ctx context.Context, tx *sql.Tx, signatureID, from, to string, now time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE messages SET state = $1, updated_at = $2
-		WHERE signature_id = $3 AND state = $4 RETURNING id, target_index`, to, now, signatureID, from)
+	rows, err := s.query(ctx, tx, updateMessageStates, to, now, signatureID, from)
 	if err != nil {
 		return nil, fmt.Errorf("store: move messages: %w", err)
 	}
