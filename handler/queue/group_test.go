@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"campaignkit/handler/deliver"
 	"campaignkit/handler/letter"
+	"campaignkit/handler/mailgun"
 	"campaignkit/handler/mailgun/mailguntest"
 	"campaignkit/handler/queue"
 	"campaignkit/handler/store"
@@ -129,4 +131,55 @@ func TestSignaturesArrivingTogetherShareATransaction(t *testing.T) {
 	}
 	waitCounts(t, st, 30*time.Second)
 	assertEachArrivedOnce(t, mg, ids)
+}
+
+// The email that asks a signer to confirm goes out before the letters
+// already waiting: behind them, at a viral peak, it waited for hours.
+func TestConfirmationEmailGoesBeforeWaitingLetters(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenSQLite(t, t.TempDir())
+	mg := mailguntest.New()
+	defer mg.Close()
+	if err := queue.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	d := &deliver.Deliverer{Store: st, Log: quiet(), TokenKey: []byte("key"), Sender: mailgun.New(mailgun.Account{
+		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: time.Second,
+	})}
+	q, err := queue.New(st, d, queue.Options{Workers: 1, PollInterval: 50 * time.Millisecond, Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const letters = 10
+	for i := range letters {
+		sig, m := newSignature(i)
+		if _, err := q.Record(ctx, sig, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sig, m := newSignature(letters)
+	sig.State, sig.TokenHash = letter.SignatureUnconfirmed, "hash"
+	for i := range m {
+		m[i].State = letter.StateUnconfirmed
+	}
+	m = append(m, letter.Message{ID: sig.ID + ".confirm@mg.example", TargetIndex: -1, To: sig.Email, From: "letters@mg.example", ReplyTo: "letters@mg.example",
+		Subject: "Please confirm", Text: "Open " + letter.TokenPlaceholder, Tag: "l", Kind: letter.KindConfirm, State: letter.StateQueued})
+	if _, err := q.Record(ctx, sig, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		q.Stop(stopCtx)
+	})
+	got := mg.WaitFor(2*letters+1, 30*time.Second)
+	if len(got) != 2*letters+1 {
+		t.Fatalf("%d messages arrived, want %d", len(got), 2*letters+1)
+	}
+	if to := got[0].Get("to"); to != sig.Email {
+		t.Errorf("the first message went to %s, want the confirmation email to %s", to, sig.Email)
+	}
 }

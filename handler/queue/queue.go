@@ -33,10 +33,17 @@ type DeliverArgs struct {
 // Kind names the job in River's tables.
 func (DeliverArgs) Kind() string { return "deliver_message" }
 
-// InsertOpts puts the job on the delivery queue, unique by message.
+// InsertOpts puts the job on the delivery queue, unique by message, behind
+// the emails that ask signers to confirm (confirmFirst).
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueName, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueName, Priority: 2, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// confirmFirst sends the email that asks a signer to confirm before any
+// letter waiting: past the plan's sending rate the letters queue up, and
+// behind them a signer waited hours of a viral day for the email, while a
+// letter's wait costs no one a thing to do.
+var confirmFirst = &river.InsertOpts{Priority: 1}
 
 // ExpireArgs is the hourly job that deletes signatures left unconfirmed
 // past their link's life (store.Expire).
@@ -241,7 +248,7 @@ func (q *Queue) recordAll(batch []*signing) {
 				switch {
 				case m.State != letter.StateQueued:
 				case m.Kind == letter.KindConfirm:
-					params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}})
+					params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}, InsertOpts: confirmFirst})
 				default:
 					s.inline = append(s.inline, m.ID)
 					params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: m.ID}, InsertOpts: inlineOpts})
