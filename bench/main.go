@@ -78,9 +78,11 @@ type loadResult struct {
 	failed   int
 	rps      float64
 	p50, p99 time.Duration
-	batch    float64 // signatures a transaction, on average
-	busy     float64 // share of the time a transaction was committing
-	written  int64   // bytes the process wrote a signature (0: unknown)
+	batch    float64       // signatures a transaction, on average
+	busy     float64       // share of the time a transaction was committing
+	written  int64         // bytes the process wrote a signature (0: unknown)
+	cpu      time.Duration // this process's CPU a signature (handler, database client, load)
+	pgCPU    time.Duration // the Postgres backends' CPU a signature (0: unknown)
 }
 
 // load posts distinct signatures to url for d with c clients.
@@ -205,6 +207,11 @@ func intake(d time.Duration, c, rounds int, databaseURL, profile string) error {
 				r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), ratio)
 			fmt.Printf("                     failed %d, stored %d; %.1f signatures a transaction, committing %.0f %% of the time; %d KB written a signature\n",
 				r.failed, stored, r.batch, 100*r.busy, r.written>>10)
+			fmt.Printf("                     CPU a signature: %v in this process (handler, database client, load generator)", r.cpu.Round(time.Microsecond))
+			if r.pgCPU > 0 {
+				fmt.Printf(", %v in Postgres's backends", r.pgCPU.Round(time.Microsecond))
+			}
+			fmt.Println()
 		}
 		slices.Sort(ratios)
 		fmt.Printf("    median: %.1f %% of the ceiling (goal ≥ 75 %%, p99 ≤ 50 ms)\n", ratios[len(ratios)/2])
@@ -225,13 +232,14 @@ func intakeRun(ctx context.Context, d time.Duration, c int, confirm bool, databa
 	if err != nil {
 		return loadResult{}, 0, err
 	}
+	dbName := ""
 	if databaseURL != "" {
-		u, drop, err := throwaway(ctx, databaseURL, "bench_intake_")
+		u, name, drop, err := throwaway(ctx, databaseURL, "bench_intake_")
 		if err != nil {
 			return loadResult{}, 0, err
 		}
 		defer drop()
-		databaseURL = u
+		databaseURL, dbName = u, name
 	}
 	env := map[string]string{"CAMPAIGN_DATA_DIR": dir, "DATABASE_URL": databaseURL,
 		"CAMPAIGN_SIGN_RATE": "1000000000", "CAMPAIGN_MAX_SIGN_RATE": "0", "CAMPAIGN_CONFIRM": "off"}
@@ -252,9 +260,17 @@ func intakeRun(ctx context.Context, d time.Duration, c int, confirm bool, databa
 	defer real.Close()
 	load(real.URL+"/api/sign", time.Second, c, first)
 	b0, s0, busy0 := parts.Queue.Batches()
-	w0 := written()
+	w0, cpu0 := written(), selfCPU()
+	var pg0 map[int]time.Duration
+	if dbName != "" {
+		pg0 = postgresCPU(dbName)
+	}
 	r := load(real.URL+"/api/sign", d, c, first+100_000)
 	b1, s1, busy1 := parts.Queue.Batches()
+	r.cpu = (selfCPU() - cpu0) / time.Duration(max(1, s1-s0))
+	if dbName != "" {
+		r.pgCPU = cpuSince(pg0, postgresCPU(dbName)) / time.Duration(max(1, s1-s0))
+	}
 	r.written = (written() - w0) / max(1, s1-s0)
 	r.batch = float64(s1-s0) / float64(max(1, b1-b0))
 	r.busy = float64(busy1-busy0) / float64(d)
