@@ -172,7 +172,7 @@ func viral(o viralOptions) error {
 	fmt.Printf("viral day (one hour of the day plays in %v, peak %.0f signatures/s, Mailgun plan R = %d messages/s, %.0f %% confirm; `campaign serve` on SQLite, 16 workers)\n",
 		o.hour, o.peak, o.rate, 100*o.confirm)
 	fmt.Printf("  %-5s %8s %10s %8s %6s %11s %12s %7s %7s %6s  %s\n", "hour", "target/s", "accepted/s", "p99", "failed",
-		"confirmed/s", "queued (end)", "sent/s", "letters", "429s", "confirmation email: p50, p99 after signing")
+		"confirmed/s", "queued (end)", "sent/s", "letters", "429s", "wait of the confirmation emails arriving: p50, p99")
 	var posts sync.WaitGroup
 	inflight := make(chan struct{}, 4096)
 	next, printed := 0, 0
