@@ -815,12 +815,7 @@ func (s *Store) moveMessages(ctx context.Context, tx *sql.Tx, signatureID, from,
 // transaction. It returns how many signatures it released. Letters held
 // for review wait for an organizer's decision (ReleaseSignatures).
 func (s *Store) Release(ctx context.Context, letterID string, limit int, also func(tx Tx, queued []string) error) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("store: release: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND hold <> 'review' AND ($1 = '' OR letter_id = $1)
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM signatures WHERE sig_state = 'held' AND hold <> 'review' AND ($1 = '' OR letter_id = $1)
 		ORDER BY created_at LIMIT $2`, letterID, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
@@ -829,47 +824,9 @@ func (s *Store) Release(ctx context.Context, letterID string, limit int, also fu
 	if err != nil {
 		return 0, fmt.Errorf("store: release: %w", err)
 	}
-	now := time.Now().UTC()
-	var queued []string
-	released := map[string]int{} // by letter, for the public count
-	n := 0
-	for _, id := range ids {
-		// Only if it is still held by the ceiling: an organizer may have
-		// released or rejected it since it was read (Postgres: another
-		// transaction; the update waits for it and then sees its result).
-		var l string
-		err := tx.QueryRowContext(ctx, `UPDATE signatures SET sig_state = 'confirmed'
-			WHERE id = $1 AND sig_state = 'held' AND hold <> 'review' RETURNING letter_id`, id).Scan(&l)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: release: %w", err)
-		}
-		n++
-		released[l]++
-		q, err := s.moveMessages(ctx, tx, id, letter.StateHeld, letter.StateQueued, now)
-		if err != nil {
-			return 0, err
-		}
-		queued = append(queued, q...)
-	}
-	if also != nil && len(queued) > 0 {
-		if err := also(tx, queued); err != nil {
-			return 0, err
-		}
-	}
-	// Last (see Record), in one order, so that two releases never wait on
-	// each other's tallies.
-	for _, l := range slices.Sorted(maps.Keys(released)) {
-		if err := addTally(ctx, tx, l, tallyCounted, released[l]); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("store: release: commit: %w", err)
-	}
-	return n, nil
+	// As an organizer's release: each only if it is still held when its
+	// turn comes (an organizer may have released or rejected it since).
+	return s.ReleaseSignatures(ctx, ids, also)
 }
 
 // Expire deletes the signatures still unconfirmed after ttl, with their
