@@ -185,11 +185,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.SignRate = rate
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv("CAMPAIGN_CONFIRM"))); v {
-	case "", "on", "true", "yes", "1":
+	// "email" is the design's name for the one way to confirm; "on" says the same.
+	case "", "email", "on", "true", "yes", "1":
 	case "off", "false", "no", "0":
 		c.Confirm = false
 	default:
-		errs = append(errs, fmt.Errorf("CAMPAIGN_CONFIRM %q must be on or off", v))
+		errs = append(errs, fmt.Errorf("CAMPAIGN_CONFIRM %q must be email (the signer confirms by email) or off", v))
 	}
 	if v := getenv("CAMPAIGN_CONFIRM_TTL"); v != "" {
 		d, err := time.ParseDuration(v)

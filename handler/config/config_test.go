@@ -128,3 +128,28 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("default trusted proxies %v, want loopback", d.TrustedProxies)
 	}
 }
+
+func TestConfirmSetting(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  bool
+		bad   bool
+	}{
+		{"", true, false}, {"email", true, false}, {"EMAIL", true, false}, {"on", true, false},
+		{"off", false, false}, {"false", false, false}, {"sms", false, true},
+	} {
+		c, err := Load(env(map[string]string{"CAMPAIGN_CONFIRM": tc.value}))
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "CAMPAIGN_CONFIRM") {
+				t.Errorf("CAMPAIGN_CONFIRM=%q: error %v, want one naming the setting", tc.value, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("CAMPAIGN_CONFIRM=%q: %v", tc.value, err)
+		}
+		if c.Confirm != tc.want {
+			t.Errorf("CAMPAIGN_CONFIRM=%q: Confirm = %v, want %v", tc.value, c.Confirm, tc.want)
+		}
+	}
+}
