@@ -39,7 +39,7 @@ func pageHandler(t *testing.T) (*handler, *letter.Letter) {
 func renderError(t *testing.T, h *handler, s *letter.Signer, problems map[string]string) (string, *html.Node) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.errorPage(rec, http.StatusUnprocessableEntity, s, problems)
+	h.errorPage(rec, http.StatusUnprocessableEntity, h.supporterLetter(httptest.NewRequest("POST", "/api/sign", nil), s), s, problems)
 	if rec.Code != http.StatusUnprocessableEntity || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
