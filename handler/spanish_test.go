@@ -87,6 +87,12 @@ func TestSpanishFormSendsTheSpanishLetterToTheSameTargets(t *testing.T) {
 	if lang != "es" || id != "family-separation" {
 		t.Errorf("signature recorded as letter %q in %q, want family-separation in es", id, lang)
 	}
+	// One count for both languages, drawn in the page's.
+	for query, want := range map[string]string{"?lang=es": ">1 firma<", "": ">1 signature<"} {
+		if svg := readBody(t, e.do(t, http.MethodGet, "/api/letters/family-separation/count.svg"+query, nil)); !strings.Contains(svg, want) {
+			t.Errorf("count.svg%s lacks %q:\n%s", query, want, svg)
+		}
+	}
 	// The same address signing the English form is the same signer of the
 	// same letter: nothing new is sent.
 	if resp := e.postForm(t, signerForm()); resp.StatusCode != http.StatusSeeOther {

@@ -76,6 +76,9 @@ If you did not ask for this, ignore this email: nothing will be sent, and the re
 	"duration_hours":           "{n} hours",
 	"duration_day":             "1 day",
 	"duration_days":            "{n} days",
+	"count_one":                "1 signature",
+	"count_many":               "{n} signatures",
+	"count_of_goal":            "{n} of {goal} signatures",
 	"date_format":              "{day} {month} {year}",
 	"months":                   "January February March April May June July August September October November December",
 }
