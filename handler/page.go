@@ -104,11 +104,16 @@ func CheckPages(l *letter.Letter) error {
 	return nil
 }
 
-// CheckLetters runs CheckPages on every letter.
+// CheckLetters runs CheckPages on every letter and its translations.
 func CheckLetters(letters letter.Letters) error {
 	var errs []error
 	for _, l := range letters {
 		errs = append(errs, CheckPages(l))
+		for lang, t := range l.Translations {
+			if err := CheckPages(t); err != nil {
+				errs = append(errs, fmt.Errorf("in %q: %w", lang, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

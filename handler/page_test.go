@@ -395,6 +395,17 @@ func TestCheckPagesRefusesPagesTheHandlerCannotFill(t *testing.T) {
 			}
 		})
 	}
+	// A Spanish page the handler cannot fill is refused with the letters.
+	_, l = pageHandler(t)
+	if err := CheckLetters(letter.Letters{l.ID: l}); err != nil {
+		t.Fatalf("the published letters: %v", err)
+	}
+	es := *l.In("es")
+	es.Pages.Already = strings.ReplaceAll(es.Pages.Already, "{date}", "hace poco")
+	l.Translations = map[string]*letter.Letter{"es": &es}
+	if err := CheckLetters(letter.Letters{l.ID: l}); err == nil || !strings.Contains(err.Error(), `in "es"`) {
+		t.Errorf("a Spanish already-signed page without {date}: %v", err)
+	}
 }
 
 // The page's length limits are the handler's: what the browser lets a
