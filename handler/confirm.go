@@ -111,7 +111,12 @@ func (h *handler) confirmError(w http.ResponseWriter, r *http.Request, sig *lett
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Retry-After", "60")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("Your letter could not be confirmed just now; nothing was sent. Please open the link in your email again in a minute.\n"))
+		if l == nil {
+			if l = h.anyLetter(); l != nil {
+				l = l.In(requestLang(r, nil, l))
+			}
+		}
+		w.Write([]byte(l.Say("confirm_unavailable") + "\n"))
 	}
 }
 

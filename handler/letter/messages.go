@@ -51,6 +51,7 @@ var English = map[string]string{
 	"error_unavailable":     "{reason} Your letter was not sent; what you typed is kept below.",
 	"error_no_database":     "Letters cannot be confirmed on this site yet (it has no database).",
 	"error_not_set_up":      "Sending letters is not set up on this site yet.",
+	"confirm_unavailable":   "Your letter could not be confirmed just now; nothing was sent. Please open the link in your email again in a minute.",
 	"status_confirm":        "Check your inbox: we sent you an email with a link. Your letter is sent only when you open it and press Send.",
 	"status_accepted":       "Thank you. Your letter is on its way to each official.",
 	"status_review":         "Thank you. You changed the letter, so an organizer reads it before it goes out: it is sent once they approve it.",
