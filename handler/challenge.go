@@ -20,9 +20,7 @@ type Verifier interface {
 // errChallenge is a refused token. 422, like a field to correct: the
 // supporter passes the check again and resends; 403 stays the answer to a
 // post from another site.
-var errChallenge = &requestError{http.StatusUnprocessableEntity, "",
-	"We could not confirm that a person is sending this letter: the check above the send button was not completed, " +
-		"or it expired (it needs JavaScript). Please complete the check and send again; what you typed is kept."}
+var errChallenge = &requestError{status: http.StatusUnprocessableEntity, key: "error_challenge"}
 
 // checkChallenge verifies the Turnstile token left by decode when a
 // Verifier is set. An unanswered check is a 503 (letter.Unavailable):
@@ -44,7 +42,7 @@ func (h *handler) checkChallenge(r *http.Request) error {
 		return errChallenge
 	default:
 		h.log.Error("challenge not checked", "error", err.Error())
-		return &letter.Unavailable{Reason: "We could not reach the service that checks that letters come from people. Please try again in a minute."}
+		return &letter.Unavailable{Reason: letter.English["error_challenge_down"], Key: "error_challenge_down"}
 	}
 }
 

@@ -29,7 +29,7 @@ type Confirmer interface {
 func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	if h.cfg.Confirmer == nil || token == "" || len(token) > 128 {
-		h.expiredPage(w, nil)
+		h.expiredPage(w, r, nil)
 		return
 	}
 	hash := letter.HashToken(token)
@@ -42,9 +42,10 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 		}
 		l := h.cfg.Letters[sig.Letter]
 		if l == nil {
-			h.expiredPage(w, nil)
+			h.expiredPage(w, r, nil)
 			return
 		}
+		l = l.In(sig.Lang)
 		if sig.State != letter.SignatureUnconfirmed {
 			h.alreadyPage(w, l, sig)
 			return
@@ -62,13 +63,13 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("signature confirmed", "letter", sig.Letter, "signature", sig.ID, "held", sig.State == letter.SignatureHeld)
 		l := h.letterOf(sig)
 		if l == nil {
-			h.expiredPage(w, nil)
+			h.expiredPage(w, r, nil)
 			return
 		}
 		if wantsJSON(r) {
-			msg := "Thank you. Your letter is on its way to each official."
+			msg := l.Say("status_accepted")
 			if sig.Hold == letter.HoldReview {
-				msg = "Thank you. You changed the letter, so an organizer reads it before it goes out: it is sent once they approve it."
+				msg = l.Say("status_review")
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "message": msg, "thanks_url": l.ThanksURL})
 			return
@@ -80,11 +81,15 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// letterOf is the letter a signature signed, in its language.
 func (h *handler) letterOf(sig *letter.Signature) *letter.Letter {
 	if sig == nil {
 		return nil
 	}
-	return h.cfg.Letters[sig.Letter]
+	if l := h.cfg.Letters[sig.Letter]; l != nil {
+		return l.In(sig.Lang)
+	}
+	return nil
 }
 
 // confirmError answers a link that sends nothing: confirmed before, or
@@ -100,18 +105,20 @@ func (h *handler) confirmError(w http.ResponseWriter, r *http.Request, sig *lett
 		}
 		h.alreadyPage(w, l, sig)
 	case errors.Is(err, letter.ErrNotFound) || errors.Is(err, letter.ErrConfirmed) || errors.Is(err, letter.ErrDuplicate):
-		h.expiredPage(w, l)
+		h.expiredPage(w, r, l)
 	default:
 		h.log.Error("confirmation", "error", err.Error())
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Retry-After", "60")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("Your letter could not be confirmed just now; nothing was sent. Please open the link in your email again in a minute.\n"))
+		if l == nil {
+			if l = h.anyLetter(); l != nil {
+				l = l.In(requestLang(r, nil, l))
+			}
+		}
+		w.Write([]byte(l.Say("confirm_unavailable") + "\n"))
 	}
 }
-
-// dateLayout is how pages write a date.
-const dateLayout = "2 January 2006"
 
 // confirmPage shows each letter as its official will receive it, with the
 // button that sends them, and, for a letter held for review once
@@ -135,10 +142,12 @@ func (h *handler) confirmPage(w http.ResponseWriter, l *letter.Letter, token str
 }
 
 // expiredPage answers an unknown or expired link, with the way to sign
-// again.
-func (h *handler) expiredPage(w http.ResponseWriter, l *letter.Letter) {
+// again. Without the signature, its language is the browser's.
+func (h *handler) expiredPage(w http.ResponseWriter, r *http.Request, l *letter.Letter) {
 	if l == nil {
-		l = h.anyLetter()
+		if l = h.anyLetter(); l != nil {
+			l = l.In(requestLang(r, nil, l))
+		}
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if l == nil {

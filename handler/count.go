@@ -74,7 +74,9 @@ func (c *counts) svg(w http.ResponseWriter, r *http.Request) {
 	if pc, ok := c.read(w, r); ok {
 		cacheCount(w.Header())
 		w.Header().Set("Content-Type", "image/svg+xml; charset=utf-8")
-		w.Write([]byte(countSVG(pc.Count, pc.Goal)))
+		// In the page's language (count.html adds ?lang=es on /es/).
+		l := c.letters[pc.Letter].In(r.URL.Query().Get("lang"))
+		w.Write([]byte(countSVG(l, pc.Count, pc.Goal)))
 	}
 }
 
@@ -128,17 +130,18 @@ func (c *counts) count(ctx context.Context, id string) (int, error) {
 	return n, nil
 }
 
-// countSVG draws the count as text, with a bar toward the goal when there
-// is one. The sizes are the ones the campaign page reserves for it
-// (layouts/_partials/count.html), so nothing shifts as it loads.
-func countSVG(n, goal int) string {
+// countSVG draws the count as text in l's language, with a bar toward
+// the goal when there is one. The sizes are the ones the campaign page
+// reserves for it (layouts/_partials/count.html), so nothing shifts as it
+// loads.
+func countSVG(l *letter.Letter, n, goal int) string {
 	const width, barY, barH = 320, 30, 12
-	text := groupDigits(n) + " signatures"
+	text := l.Say("count_many", "n", groupDigits(n))
 	switch {
 	case goal > 0:
-		text = groupDigits(n) + " of " + groupDigits(goal) + " signatures"
+		text = l.Say("count_of_goal", "n", groupDigits(n), "goal", groupDigits(goal))
 	case n == 1:
-		text = "1 signature"
+		text = l.Say("count_one")
 	}
 	height := 24
 	if goal > 0 {

@@ -68,7 +68,7 @@ func decodeForm(body []byte, extra url.Values) (*letter.Signer, error) {
 	}
 	optIn, ok := parseBool(values.Get(letter.OptIn))
 	if !ok && problem == nil {
-		problem = letter.FieldErrors{letter.OptIn: "Please tick the box or leave it empty."}
+		problem = fieldKeys{letter.OptIn: "invalid_opt_in"}
 	}
 	s.OptIn = optIn
 	extra.Set(turnstile.ResponseField, values.Get(turnstile.ResponseField))
@@ -96,7 +96,7 @@ func decodeJSON(body []byte, extra url.Values) (*letter.Signer, error) {
 	}
 	s := &letter.Signer{}
 	seen := map[string]bool{}
-	invalid := letter.FieldErrors{}
+	invalid := fieldKeys{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -136,7 +136,7 @@ func decodeJSON(body []byte, extra url.Values) (*letter.Signer, error) {
 			return s, malformed(fmt.Sprintf("unknown field %q (see the field list of the contract)", name))
 		}
 		if !utf8.Valid(raw) {
-			invalid[name] = "This contains characters we cannot read."
+			invalid[name] = "text_unreadable"
 			continue
 		}
 		if name == letter.OptIn {

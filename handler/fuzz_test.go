@@ -64,12 +64,22 @@ func checkDecoded(t *testing.T, l *letter.Letter, s *letter.Signer, err error) {
 	t.Helper()
 	if err != nil {
 		var fieldErrs letter.FieldErrors
+		var keys fieldKeys
 		var reqErr *requestError
 		switch {
 		case errors.As(err, &fieldErrs):
 			for name := range fieldErrs {
 				if _, ok := letter.FieldByName(name); !ok && name != letter.OptIn {
 					t.Fatalf("an error names %q, no field of the form", name)
+				}
+			}
+		case errors.As(err, &keys):
+			for name, key := range keys {
+				if _, ok := letter.FieldByName(name); !ok && name != letter.OptIn {
+					t.Fatalf("an error names %q, no field of the form", name)
+				}
+				if letter.English[key] == "" {
+					t.Fatalf("an error on %q has no words (key %q)", name, key)
 				}
 			}
 		case errors.As(err, &reqErr):

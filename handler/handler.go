@@ -152,7 +152,7 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Normalize()
 	if s.Letter == "" {
-		h.fail(w, r, s, letter.FieldErrors{"letter": "The form does not say which letter to send. Please start again from the campaign page."})
+		h.fail(w, r, s, fieldKeys{"letter": "letter_missing"})
 		return
 	}
 	l, ok := h.cfg.Letters[s.Letter]
@@ -160,6 +160,10 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, s, errUnknownLetter)
 		return
 	}
+	// The translation the supporter read is the one merged, and every
+	// word to them after speaks its language.
+	l = l.In(s.Lang)
+	s.Lang = l.Lang
 	if errs := s.Validate(l); errs != nil {
 		h.fail(w, r, s, errs)
 		return
@@ -211,12 +215,12 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 // inbox", so it tells no one whether an address signed.
 func (h *handler) signToConfirm(w http.ResponseWriter, r *http.Request, l *letter.Letter, s *letter.Signer) {
 	if h.cfg.Confirmer == nil {
-		h.fail(w, r, s, &letter.Unavailable{Reason: "Letters cannot be confirmed on this site yet (it has no database)."})
+		h.fail(w, r, s, &letter.Unavailable{Reason: letter.English["error_no_database"], Key: "error_no_database"})
 		return
 	}
 	if len(h.cfg.Sending.TokenKey) == 0 || h.cfg.Sending.SiteURL == "" {
 		// The operator is told at start (config.Handler).
-		h.fail(w, r, s, &letter.Unavailable{Reason: "Sending letters is not set up on this site yet."})
+		h.fail(w, r, s, &letter.Unavailable{Reason: letter.English["error_not_set_up"], Key: "error_not_set_up"})
 		return
 	}
 	sig, msgs := letter.SignToConfirm(l, s, h.cfg.Sending)
@@ -237,7 +241,7 @@ func (h *handler) signToConfirm(w http.ResponseWriter, r *http.Request, l *lette
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"status":    "confirm",
-			"message":   "Check your inbox: we sent you an email with a link. Your letter is sent only when you open it and press Send.",
+			"message":   l.Say("status_confirm"),
 			"inbox_url": l.InboxURL,
 			"targets":   len(l.Targets),
 		})
@@ -258,8 +262,7 @@ func isHTTPS(r *http.Request) bool {
 // letter went out before and nothing new was sent.
 func (h *handler) alreadySigned(w http.ResponseWriter, r *http.Request, l *letter.Letter, first *letter.Signature) {
 	at := first.CreatedAt
-	date := at.UTC().Format(dateLayout)
-	msg := "A letter in your name was already sent on " + date + ". Each person's letter goes out once, so nothing new was sent."
+	msg := l.Say("already_signed", "date", l.Date(at))
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"status": "already_signed", "signed_at": at.UTC().Format(time.RFC3339), "message": msg, "thanks_url": l.ThanksURL,
@@ -275,7 +278,7 @@ func (h *handler) accepted(w http.ResponseWriter, r *http.Request, l *letter.Let
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"status":     "accepted",
-			"message":    "Thank you. Your letter is on its way to each official.",
+			"message":    l.Say("status_accepted"),
 			"thanks_url": l.ThanksURL,
 			"targets":    len(l.Targets),
 		})

@@ -29,14 +29,8 @@ import (
 
 // errorPage renders the HTML error page for a form post: the form again,
 // holding what the supporter typed, with each problem named.
-func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer, problems map[string]string) {
-	var l *letter.Letter
-	if s != nil {
-		l = h.cfg.Letters[s.Letter]
-	}
-	if l == nil {
-		l = h.anyLetter()
-	}
+// l is the letter whose page it is, in the supporter's language.
+func (h *handler) errorPage(w http.ResponseWriter, status int, l *letter.Letter, s *letter.Signer, problems map[string]string) {
 	if l == nil {
 		// No letter at all: letter.Load refuses such a site, so only a
 		// handler made without letters gets here.
@@ -58,7 +52,7 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer,
 }
 
 // alreadyPage tells a repeat signer, in their own browser, that their
-// letter went out on date and nothing new was sent.
+// letter went out on date and nothing new was sent, in l's language.
 func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, sig *letter.Signature) {
 	// One of the page's paragraphs applies: sent (or on its way), held
 	// for an organizer, or rejected by one.
@@ -74,7 +68,7 @@ func (h *handler) alreadyPage(w http.ResponseWriter, l *letter.Letter, sig *lett
 		at = sig.CreatedAt
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := h.pages.get(l.Pages.Already).fill(w, map[string]string{"date": at.UTC().Format(dateLayout), stands: "yes"}, nil, ""); err != nil {
+	if err := h.pages.get(l.Pages.Already).fill(w, map[string]string{"date": l.Date(at), stands: "yes"}, nil, ""); err != nil {
 		h.log.Error("already-signed page", "error", err.Error())
 	}
 }
@@ -110,11 +104,16 @@ func CheckPages(l *letter.Letter) error {
 	return nil
 }
 
-// CheckLetters runs CheckPages on every letter.
+// CheckLetters runs CheckPages on every letter and its translations.
 func CheckLetters(letters letter.Letters) error {
 	var errs []error
 	for _, l := range letters {
 		errs = append(errs, CheckPages(l))
+		for lang, t := range l.Translations {
+			if err := CheckPages(t); err != nil {
+				errs = append(errs, fmt.Errorf("in %q: %w", lang, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -39,7 +39,7 @@ func pageHandler(t *testing.T) (*handler, *letter.Letter) {
 func renderError(t *testing.T, h *handler, s *letter.Signer, problems map[string]string) (string, *html.Node) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.errorPage(rec, http.StatusUnprocessableEntity, s, problems)
+	h.errorPage(rec, http.StatusUnprocessableEntity, h.supporterLetter(httptest.NewRequest("POST", "/api/sign", nil), s), s, problems)
 	if rec.Code != http.StatusUnprocessableEntity || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -394,6 +394,17 @@ func TestCheckPagesRefusesPagesTheHandlerCannotFill(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+	// A Spanish page the handler cannot fill is refused with the letters.
+	_, l = pageHandler(t)
+	if err := CheckLetters(letter.Letters{l.ID: l}); err != nil {
+		t.Fatalf("the published letters: %v", err)
+	}
+	es := *l.In("es")
+	es.Pages.Already = strings.ReplaceAll(es.Pages.Already, "{date}", "hace poco")
+	l.Translations = map[string]*letter.Letter{"es": &es}
+	if err := CheckLetters(letter.Letters{l.ID: l}); err == nil || !strings.Contains(err.Error(), `in "es"`) {
+		t.Errorf("a Spanish already-signed page without {date}: %v", err)
 	}
 }
 

@@ -147,3 +147,52 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Errorf("the share links do not carry the campaign's address %s:\n%s", want, links)
 	}
 }
+
+// TestBrowserAccessibilitySpanish runs axe on the Spanish edition's pages:
+// the campaign page, the handler's error page (a form posted without the
+// script), check-your-inbox, the confirmation page and the thank-you
+// page, each in Spanish and saying so.
+func TestBrowserAccessibilitySpanish(t *testing.T) {
+	axe := axeSource(t)
+	mg := mailguntest.New()
+	defer mg.Close()
+	inst := startServe(t, serveOpts{Env: mailgunEnv(mg)})
+	ctx := newBrowser(t, true)
+	defer screenshot(t, ctx, "a11y-es")
+	spanish := func(page string) {
+		t.Helper()
+		if lang := jsString(t, ctx, `document.documentElement.lang`); lang != "es-US" {
+			t.Errorf("%s: lang %q, want es-US", page, lang)
+		}
+		// The switch to English, labelled in English.
+		if got := jsString(t, ctx, `(a => a ? a.lang + " " + a.textContent : "")(document.querySelector("header .languages a"))`); got != "en English" {
+			t.Errorf("%s: language switch %q, want an English link labelled English", page, got)
+		}
+		axeCheck(t, ctx, axe, page)
+		reflowCheck(t, ctx, page)
+	}
+
+	do(t, ctx, chromedp.Navigate(inst.URL+"/es/"), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+	spanish("Spanish campaign page")
+
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("first_name"), "Ana"), chromedp.SendKeys(chromedp.ID("email"), "no-es-un-correo"),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear(); document.getElementById("sign-form").submit()`),
+		chromedp.WaitVisible(chromedp.ID("problems")))
+	if title := value(t, ctx, chromedp.Title()); !strings.HasPrefix(title, "Por favor, revise su carta · ") {
+		t.Fatalf("expected the Spanish error page, got %q", title)
+	}
+	spanish("Spanish error page")
+
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(v => { for (const k in v) document.getElementById(k).value = v[k]; })({
+		first_name: "Ana", last_name: "Ruiz", email: "ana@example.org", address: "12 Elm St",
+		city: "El Paso", state: "TX", zip: "79901"}); document.getElementById("sign-form").submit()`),
+		chromedp.WaitVisible(chromedp.ID("share-heading")))
+	if title := value(t, ctx, chromedp.Title()); !strings.HasPrefix(title, "Revise su correo") {
+		t.Fatalf("expected the Spanish check-your-inbox page, got %q", title)
+	}
+	spanish("Spanish check-your-inbox page")
+	do(t, ctx, chromedp.Navigate(inst.URL+confirmationLink(t, mg, "ana@example.org")), chromedp.WaitVisible(chromedp.CSS("form.confirm")))
+	spanish("Spanish confirmation page")
+	do(t, ctx, chromedp.Navigate(inst.URL+"/es/thanks/"), chromedp.WaitVisible(chromedp.ID("share-heading")))
+	spanish("Spanish thank-you page")
+}

@@ -144,32 +144,43 @@ func weightTable(assets []asset) (string, int) {
 // HTML and every stylesheet, script, image and font it references,
 // gzip-compressed. It fails past 15 KB or on any reference to another origin.
 // `go test ./cmd/campaign -run TestPageBudget -v` prints the weights.
+//
+// The Spanish campaign page (/es/) is weighed alike.
 func TestPageBudget(t *testing.T) {
 	touchSiteInputs(t)
 	inst := startServe(t, serveOpts{})
-	assets, foreign := pageWeight(t, inst.URL+"/")
-	table, total := weightTable(assets)
-	t.Logf("campaign page weight:\n%s", table)
-	if total > pageBudget {
-		t.Errorf("the campaign page weighs %d bytes gzip-compressed, over the budget of %d", total, pageBudget)
-	}
-	for _, u := range foreign {
-		t.Errorf("the campaign page loads from another origin: %s", u)
-	}
-	var kinds []string
-	for _, a := range assets {
-		kinds = append(kinds, filepath.Ext(a.URL))
-	}
-	if !slices.Contains(kinds, ".css") || !slices.Contains(kinds, ".js") {
-		t.Errorf("the weighing missed the stylesheet or the script (found %v): the budget would be a lie", kinds)
+	for _, path := range []string{"/", "/es/"} {
+		assets, foreign := pageWeight(t, inst.URL+path)
+		table, total := weightTable(assets)
+		t.Logf("campaign page %s weight:\n%s", path, table)
+		if total > pageBudget {
+			t.Errorf("the campaign page %s weighs %d bytes gzip-compressed, over the budget of %d", path, total, pageBudget)
+		}
+		for _, u := range foreign {
+			t.Errorf("the campaign page %s loads from another origin: %s", path, u)
+		}
+		var kinds []string
+		for _, a := range assets {
+			kinds = append(kinds, filepath.Ext(a.URL))
+		}
+		if !slices.Contains(kinds, ".css") || !slices.Contains(kinds, ".js") {
+			t.Errorf("the weighing of %s missed the stylesheet or the script (found %v): the budget would be a lie", path, kinds)
+		}
 	}
 }
 
 // TestPageBudgetInBrowser loads the campaign page in Chromium and fails on
 // any request to another origin, or on any request the weighing above does
-// not count (so nothing the browser loads escapes the budget).
+// not count (so nothing the browser loads escapes the budget); and the
+// Spanish one.
 func TestPageBudgetInBrowser(t *testing.T) {
 	inst := startServe(t, serveOpts{})
+	for _, path := range []string{"/", "/es/"} {
+		t.Run(strings.Trim(path, "/"), func(t *testing.T) { budgetInBrowser(t, inst.URL, path) })
+	}
+}
+
+func budgetInBrowser(t *testing.T, base, path string) {
 	ctx := newBrowser(t, true)
 	var mu sync.Mutex
 	var requested []string
@@ -182,7 +193,7 @@ func TestPageBudgetInBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	page := inst.URL + "/?source=budget"
+	page := base + path + "?source=budget"
 	do(t, ctx, chromedp.Navigate(page), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
 	waitFor(t, ctx, "the page to finish loading", `document.readyState === "complete"`)
 	// Typing must not fetch anything either (the preview is built in the page).
@@ -192,7 +203,7 @@ func TestPageBudgetInBrowser(t *testing.T) {
 	assets, _ := pageWeight(t, page)
 	weighed := map[string]bool{}
 	for _, a := range assets {
-		weighed[inst.URL+a.URL] = true
+		weighed[base+a.URL] = true
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -201,7 +212,7 @@ func TestPageBudgetInBrowser(t *testing.T) {
 	}
 	for _, u := range requested {
 		switch {
-		case !strings.HasPrefix(u, inst.URL+"/"):
+		case !strings.HasPrefix(u, base+"/"):
 			t.Errorf("the browser requested another origin: %s", u)
 		case !weighed[u]:
 			t.Errorf("the browser requested %s, which the page budget does not weigh", u)

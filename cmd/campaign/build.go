@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/gohugoio/hugo/commands"
 
+	"campaignkit/handler/letter"
 	"campaignkit/netlify/buildinfo"
 )
 
@@ -53,7 +55,9 @@ func buildSite(siteDir, publicDir, deployContext, turnstileSiteKey string, count
 
 // prepareFunction copies the letters the build published into a Netlify
 // function's folder, with the deploy context, for the function to embed:
-// the function then merges exactly the letters of this build.
+// the function then merges exactly the letters of this build. The other
+// languages' letters (es/letters/…, named by the letters' manifest) go
+// under buildinfo.Translations, where buildinfo.Site finds them.
 func prepareFunction(publicDir, functionDir, deployContext, siteURL string) error {
 	dst := filepath.Join(functionDir, buildinfo.Dir)
 	if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -70,13 +74,38 @@ func prepareFunction(publicDir, functionDir, deployContext, siteURL string) erro
 			}
 		}
 	}
-	src := filepath.Join(publicDir, buildinfo.Dir)
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+	if err := copyJSON(filepath.Join(publicDir, buildinfo.Dir), dst); err != nil {
+		return fmt.Errorf("build: copy letters to %s: %w", functionDir, err)
+	}
+	var manifest struct {
+		Translations map[string]string `json:"translations"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(publicDir, letter.ManifestPath)); err == nil {
+		if err := json.Unmarshal(raw, &manifest); err != nil {
+			return fmt.Errorf("build: %s: %w", letter.ManifestPath, err)
+		}
+	}
+	for _, p := range manifest.Translations {
+		rel := filepath.FromSlash(strings.TrimPrefix(path.Dir(path.Clean(p)), "/"))
+		if err := copyJSON(filepath.Join(publicDir, rel), filepath.Join(dst, buildinfo.Translations, rel)); err != nil {
+			return fmt.Errorf("build: copy letters to %s: %w", functionDir, err)
+		}
+	}
+	info, err := json.Marshal(buildinfo.Info{Context: deployContext, URL: siteURL})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dst, buildinfo.File), info, 0o644)
+}
+
+// copyJSON copies the .json files under src to dst, keeping their paths.
+func copyJSON(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err
 		}
-		rel, _ := filepath.Rel(src, path)
-		raw, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(src, p)
+		raw, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
@@ -85,14 +114,6 @@ func prepareFunction(publicDir, functionDir, deployContext, siteURL string) erro
 		}
 		return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
 	})
-	if err != nil {
-		return fmt.Errorf("build: copy letters to %s: %w", functionDir, err)
-	}
-	info, err := json.Marshal(buildinfo.Info{Context: deployContext, URL: siteURL})
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dst, buildinfo.File), info, 0o644)
 }
 
 // writeHeaders writes the pages' Content-Security-Policy into public/ as

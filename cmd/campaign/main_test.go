@@ -194,6 +194,74 @@ func TestServeSignAndSend(t *testing.T) {
 	}
 }
 
+var subjectPattern = regexp.MustCompile(`<input id=subject name=subject [^>]*value="([^"]*)"`)
+
+// TestServeSignAndSendInSpanish: a supporter on /es/ posts the Spanish
+// form as a browser without JavaScript would, and the Spanish letter, the
+// page's words, reaches the same targets with their Spanish salutations.
+func TestServeSignAndSendInSpanish(t *testing.T) {
+	mg := mailguntest.New()
+	defer mg.Close()
+	inst := startServe(t, serveOpts{Env: append(mailgunEnv(mg), noConfirm)})
+
+	resp, page := get(t, inst.URL+"/es/")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "<html lang=es-US>") {
+		t.Fatalf("GET /es/ = %d, or not in Spanish", resp.StatusCode)
+	}
+	textarea := textareaPattern.FindStringSubmatch(page)
+	preview := previewPattern.FindStringSubmatch(page)
+	subject := subjectPattern.FindStringSubmatch(page)
+	if textarea == nil || preview == nil || subject == nil {
+		t.Fatalf("the Spanish page has no letter field, subject or preview:\n%s", page)
+	}
+	body := html.UnescapeString(textarea[1])
+	if got := plainPreview(preview[1]); got != body {
+		t.Fatalf("the Spanish preview and the editable letter differ:\npreview: %q\nfield:   %q", got, body)
+	}
+	form := url.Values{"body": {body}, "subject": {html.UnescapeString(subject[1])}}
+	for _, m := range hiddenPattern.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], strings.Trim(m[2], `"`))
+	}
+	if form.Get("lang") != "es" || form.Get("letter") != "family-separation" {
+		t.Fatalf("hidden fields: lang %q, letter %q", form.Get("lang"), form.Get("letter"))
+	}
+	for k, v := range map[string]string{"first_name": "Ana", "last_name": "Ruiz", "email": "ana@example.org",
+		"address": "12 Elm St", "city": "El Paso", "state": "TX", "zip": "79901"} {
+		form.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(inst.URL+"/api/sign", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/es/thanks/" {
+		t.Fatalf("POST /api/sign = %d to %q, want 303 to /es/thanks/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if thanks, thanksPage := get(t, inst.URL+"/es/thanks/"); thanks.StatusCode != http.StatusOK || !strings.Contains(thanksPage, "Gracias") {
+		t.Fatalf("Spanish thank-you page: %d", thanks.StatusCode)
+	}
+
+	msgs := mg.WaitFor(2, 20*time.Second)
+	if len(msgs) != 2 {
+		t.Fatalf("stand-in got %d messages, want 2\n%s", len(msgs), inst.Logs())
+	}
+	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
+		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
+	})
+	for i, want := range []struct{ to, salutation string }{
+		{`"Donald J. Trump" <president@whitehouse.example>`, "Estimado presidente Trump:"},
+		{`"Kirstjen Nielsen" <secretary@dhs.example>`, "Estimada secretaria Nielsen:"},
+	} {
+		m := msgs[i]
+		wantText := want.salutation + "\n\n" + body + "\n\nAtentamente,\n\nAna Ruiz\n12 Elm St\nEl Paso, TX 79901\n"
+		if m.Get("to") != want.to || m.Get("text") != wantText || m.Get("subject") != form.Get("subject") {
+			t.Errorf("message %d: to %q, subject %q, text:\n%s\nwant to %q, the page's subject %q, text:\n%s",
+				i, m.Get("to"), m.Get("subject"), m.Get("text"), want.to, form.Get("subject"), wantText)
+		}
+	}
+}
+
 // golden compares got with the file, or rewrites it with -update.
 func golden(t *testing.T, path, got string) {
 	t.Helper()
@@ -230,13 +298,15 @@ func TestHandlerFixtureMatchesPublishedLetter(t *testing.T) {
 		}
 		return v
 	}
-	built := read(filepath.Join(public, "letters/family-separation/index.json"))
-	fixture := read(filepath.Join(repoRoot(t), "handler/testdata/site/letters/family-separation/index.json"))
-	for _, k := range []string{"id", "subject", "targets", "body", "signature", "thanks_url", "url", "form", "pages", "goal"} {
-		b, _ := json.Marshal(built[k])
-		f, _ := json.Marshal(fixture[k])
-		if string(b) != string(f) {
-			t.Errorf("handler/testdata differs from the published letter in %q: copy public/letters/family-separation/index.json there\nbuilt:   %s\nfixture: %s", k, b, f)
+	for _, p := range []string{"letters/index.json", "letters/family-separation/index.json", "es/letters/index.json", "es/letters/family-separation/index.json"} {
+		built := read(filepath.Join(public, p))
+		fixture := read(filepath.Join(repoRoot(t), "handler/testdata/site", p))
+		for _, k := range []string{"letters", "translations", "id", "subject", "targets", "body", "signature", "thanks_url", "url", "form", "pages", "goal", "lang", "messages"} {
+			b, _ := json.Marshal(built[k])
+			f, _ := json.Marshal(fixture[k])
+			if string(b) != string(f) {
+				t.Errorf("handler/testdata differs from the published letter in %q: copy public/%s there\nbuilt:   %s\nfixture: %s", k, p, b, f)
+			}
 		}
 	}
 }

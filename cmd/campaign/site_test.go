@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -63,8 +64,62 @@ func TestDeployContextReachesPageAndFunction(t *testing.T) {
 		if err != nil || info.Context != deployContext || info.Preview() != preview {
 			t.Errorf("%s: function build info %+v, %v", deployContext, info, err)
 		}
-		if _, err := letter.Load(files); err != nil {
+		letters, err := letter.Load(buildinfo.Site(files))
+		if err != nil {
 			t.Errorf("%s: the function's letters do not load: %v", deployContext, err)
+		} else if es := letters["family-separation"].In("es"); es.Lang != "es" || !strings.Contains(es.Body, "Le escribo") {
+			t.Errorf("%s: the function lacks the Spanish letter", deployContext)
 		}
 	}
 }
+
+// TestEveryI18nKeyInEveryLanguage: each key of site/i18n/en.yaml is in
+// every other language's file, with words, and no file has a key the
+// English lacks: a missing one would show English, or nothing, to a
+// Spanish reader.
+func TestEveryI18nKeyInEveryLanguage(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "site", "i18n")
+	keys := func(name string) map[string]string {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, match := range i18nKey.FindAllStringSubmatch(string(raw), -1) {
+			if _, dup := m[match[1]]; dup {
+				t.Errorf("%s: %s twice", name, match[1])
+			}
+			m[match[1]] = strings.Trim(strings.TrimSpace(match[2]), `"`)
+		}
+		return m
+	}
+	en := keys("en.yaml")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("site/i18n holds %v (%v): no translation", files, err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if name == "en.yaml" {
+			continue
+		}
+		other := keys(name)
+		for k := range en {
+			if v, ok := other[k]; !ok || v == "" {
+				t.Errorf("%s lacks %s", name, k)
+			}
+		}
+		for k := range other {
+			if _, ok := en[k]; !ok {
+				t.Errorf("%s has %s, which en.yaml lacks", name, k)
+			}
+		}
+	}
+	if len(en) < 100 {
+		t.Errorf("en.yaml has %d keys: the pattern misreads it", len(en))
+	}
+}
+
+// i18nKey is a top-level key of an i18n file and the rest of its line
+// (a block scalar's "|").
+var i18nKey = regexp.MustCompile(`(?m)^([a-z_]+):(.*)$`)

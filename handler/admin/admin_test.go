@@ -189,7 +189,7 @@ func TestExportCSV(t *testing.T) {
 	ctx := context.Background()
 	tricky := letter.Signer{Letter: "family-separation", FirstName: "Ann, \"Nan\"\nLee", LastName: `=HYPERLINK("https://evil.example","x")`,
 		Email: "ann@example.org", Address: "@SUM(1+1)", City: "-2+3", State: "OR", Zip: "97301", Phone: "+1 503 555 0100",
-		Source: "\tnews", UTMSource: "\rmail", UTMMedium: "email", OptIn: true}
+		Source: "\tnews", UTMSource: "\rmail", UTMMedium: "email", OptIn: true, Lang: "es"}
 	sig := &letter.Signature{ID: letter.NewID(), Signer: tricky, Edited: true,
 		OptInText: "=Keep me informed about this campaign by email.", OptInLang: "en"}
 	sig.Body = "mine"
@@ -235,7 +235,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	for _, name := range []string{"letter", "status", "first_name", "last_name", "email", "address", "city", "state", "zip", "phone", "opt_in",
 		"source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "created_utc", "confirmed_utc", "edited", "held_for",
-		"opt_in_utc", "opt_in_wording", "opt_in_language", "purged_utc",
+		"opt_in_utc", "opt_in_wording", "opt_in_language", "purged_utc", "language",
 		"target_1", "target_1_status", "target_1_error", "target_2", "target_2_status", "target_2_error"} {
 		if _, ok := col[name]; !ok {
 			t.Errorf("no column %s in %v", name, rows[0])
@@ -247,7 +247,7 @@ func TestExportCSV(t *testing.T) {
 		"first_name": "Ann, \"Nan\"\nLee", "last_name": `'=HYPERLINK("https://evil.example","x")`, "address": "'@SUM(1+1)",
 		"city": "'-2+3", "state": "OR", "phone": "'+1 503 555 0100", "source": "'\tnews", "utm_source": "'\rmail", "utm_medium": "email",
 		"opt_in": "yes", "opt_in_wording": "'=Keep me informed about this campaign by email.", "opt_in_language": "en",
-		"edited": "yes", "held_for": "", "purged_utc": "", "target_1": "Donald J. Trump", "target_1_status": "sent",
+		"edited": "yes", "held_for": "", "purged_utc": "", "language": "es", "target_1": "Donald J. Trump", "target_1_status": "sent",
 		"target_2": "Kirstjen Nielsen", "target_2_status": "failed", "target_2_error": `'=550 mailbox, "unknown"`,
 	} {
 		if got := ann[col[name]]; got != want {

@@ -70,6 +70,9 @@ var columns = []column{
 	{"held_for", func(g *letter.Signature, _ []letter.Message) string { return g.Hold }},
 	// When retention deleted the signer's details (then blank above).
 	{"purged_utc", func(g *letter.Signature, _ []letter.Message) string { return when(g.PurgedAt) }},
+	// The language the signer signed in (en, es): the one to write to
+	// them in.
+	{"language", func(g *letter.Signature, _ []letter.Message) string { return g.Lang }},
 }
 
 // safeCell neutralises a cell a spreadsheet would read as a formula (or

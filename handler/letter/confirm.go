@@ -111,20 +111,12 @@ func SignToConfirm(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 		ttl = DefaultConfirmTTL
 	}
 	site := strings.TrimRight(how.SiteURL, "/")
-	text := fmt.Sprintf(`Hello,
-
-Someone asked, on the campaign page "%s" (%s), to send a letter in the name of this email address to:
-
-%s
-Nothing has been sent. To read the letter and send it, open this link:
-
-%s%s%s
-
-If you did not ask for this, ignore this email: nothing will be sent, and the request is deleted in %s.
-
-%s
-`, l.Campaign, site, to.String(), site, ConfirmPath, TokenPlaceholder, days(ttl), l.Campaign)
-	msgs = append(msgs, toSigner(l, sig, how, KindConfirm, "Please confirm your letter: "+l.Subject, text))
+	// In the letter's language: the signer's (the letter is the
+	// translation they signed).
+	text := l.Say("confirm_email_text",
+		"campaign", l.Campaign, "site", site, "targets", to.String(),
+		"link", site+ConfirmPath+TokenPlaceholder, "ttl", l.Duration(ttl))
+	msgs = append(msgs, toSigner(l, sig, how, KindConfirm, l.Say("confirm_email_subject", "subject", l.Subject), text))
 	return sig, msgs
 }
 
@@ -132,14 +124,15 @@ If you did not ask for this, ignore this email: nothing will be sent, and the re
 // letter with `copy_to_signer: true`.
 func CopyForSigner(l *Letter, sig *Signature, letters []Message, how Sending) Message {
 	var b strings.Builder
-	b.WriteString("This is the letter you sent, exactly as each official receives it.\n")
+	b.WriteString(l.Say("copy_email_intro") + "\n")
 	for _, m := range letters {
 		if m.Kind != KindLetter && m.Kind != "" {
 			continue
 		}
-		fmt.Fprintf(&b, "\n----------------------------------------\nTo: %s\nSubject: %s\n\n%s", m.TargetName, m.Subject, m.Text)
+		fmt.Fprintf(&b, "\n----------------------------------------\n%s: %s\n%s: %s\n\n%s",
+			l.Say("copy_email_to"), m.TargetName, l.Say("copy_email_subject_label"), m.Subject, m.Text)
 	}
-	return toSigner(l, sig, how, KindCopy, "Your letter as sent: "+l.Subject, b.String())
+	return toSigner(l, sig, how, KindCopy, l.Say("copy_email_subject", "subject", l.Subject), b.String())
 }
 
 // toSigner addresses a message from the campaign to the signer.
@@ -178,14 +171,3 @@ func toSigner(l *Letter, sig *Signature, how Sending, kind, subject, text string
 // DefaultConfirmTTL is how long a confirmation link works (and an
 // unconfirmed signature is kept).
 const DefaultConfirmTTL = 7 * 24 * time.Hour
-
-func days(d time.Duration) string {
-	n := int(d.Round(24*time.Hour) / (24 * time.Hour))
-	switch {
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Round(time.Hour)/time.Hour))
-	case n == 1:
-		return "1 day"
-	}
-	return fmt.Sprintf("%d days", n)
-}

@@ -13,9 +13,9 @@ import (
 // supporter's detail fields from the same names (a test holds them equal).
 type Field struct {
 	Name string
-	// Required fields must not be empty; Missing is then the message.
+	// Required fields must not be empty; the message is then missing_NAME
+	// (see Say).
 	Required bool
-	Missing  string
 	// Max is the longest value, in characters.
 	Max int
 	// Multiline fields keep line breaks and tabs (the letter's body).
@@ -26,15 +26,17 @@ type Field struct {
 	// (site/data/form.yaml); the others are the letter and hidden fields.
 	Detail bool
 	// Clean fields say where a supporter came from (a share link's source
-	// and UTM tags). Whoever wrote the link typed them, not the supporter,
-	// so Normalize cleans them and nothing in them refuses a signature.
+	// and UTM tags) and the form's language. Whoever wrote the link or
+	// page set them, not the supporter, so Normalize cleans them and
+	// nothing in them refuses a signature.
 	Clean bool
 	// Of is where the value lives in a Signer.
 	Of func(*Signer) *string
 	// Normalize, when set, runs after trimming (and line-break folding).
 	Normalize func(string) string
 	// Check, when set, reports what is wrong with a non-empty value that
-	// passed the length and character checks, or "".
+	// passed the length and character checks, as a message key (see Say),
+	// or "".
 	Check func(v string, l *Letter) string
 }
 
@@ -60,24 +62,22 @@ var (
 // tick box, is the one field outside it (Signer.OptIn).
 var Fields = []Field{
 	{Name: "letter", Max: 64, Of: func(s *Signer) *string { return &s.Letter }},
-	{Name: "first_name", Required: true, Missing: "Please enter your first name.", Max: MaxName, Merge: true, Detail: true,
+	{Name: "first_name", Required: true, Max: MaxName, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.FirstName }, Check: checkName},
-	{Name: "last_name", Required: true, Missing: "Please enter your last name.", Max: MaxName, Merge: true, Detail: true,
+	{Name: "last_name", Required: true, Max: MaxName, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.LastName }, Check: checkName},
-	{Name: "email", Required: true, Missing: "Please enter your email address.", Max: MaxEmail, Merge: true, Detail: true,
+	{Name: "email", Required: true, Max: MaxEmail, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.Email }, Check: checkEmail},
 	{Name: "phone", Max: MaxPhone, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.Phone }, Check: checkPattern(phonePattern,
-			"Please enter a phone number using digits (spaces, +, -, ( ) are fine).")},
-	{Name: "address", Required: true, Missing: "Please enter your street address.", Max: MaxAddress, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Phone }, Check: checkPattern(phonePattern, "invalid_phone")},
+	{Name: "address", Required: true, Max: MaxAddress, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.Address }},
-	{Name: "city", Required: true, Missing: "Please enter your city.", Max: MaxCity, Merge: true, Detail: true,
+	{Name: "city", Required: true, Max: MaxCity, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.City }},
-	{Name: "state", Required: true, Missing: "Please choose your state.", Max: 2, Merge: true, Detail: true,
+	{Name: "state", Required: true, Max: 2, Merge: true, Detail: true,
 		Of: func(s *Signer) *string { return &s.State }, Normalize: strings.ToUpper, Check: checkState},
-	{Name: "zip", Required: true, Missing: "Please enter your ZIP code.", Max: 10, Merge: true, Detail: true,
-		Of: func(s *Signer) *string { return &s.Zip }, Check: checkPattern(zipPattern,
-			"Please enter a 5-digit ZIP code (or ZIP+4, like 12345-6789).")},
+	{Name: "zip", Required: true, Max: 10, Merge: true, Detail: true,
+		Of: func(s *Signer) *string { return &s.Zip }, Check: checkPattern(zipPattern, "invalid_zip")},
 	{Name: "subject", Max: MaxSubject, Of: func(s *Signer) *string { return &s.Subject }},
 	{Name: "body", Max: MaxBody, Multiline: true, Of: func(s *Signer) *string { return &s.Body }},
 	{Name: "source", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.Source }},
@@ -88,7 +88,11 @@ var Fields = []Field{
 	{Name: "utm_content", Max: MaxSource, Clean: true, Of: func(s *Signer) *string { return &s.UTMContent }},
 	// A honeypot: people never see it, so anything in it came from a bot.
 	{Name: "website", Max: 1000, Of: func(s *Signer) *string { return &s.Website },
-		Check: func(string, *Letter) string { return "This field must stay empty." }},
+		Check: func(string, *Letter) string { return "invalid_honeypot" }},
+	// The language the supporter read the form in: its translation is
+	// merged, and what is written to them after speaks it. An unknown
+	// one is the site's default, never a refusal.
+	{Name: "lang", Max: 16, Clean: true, Of: func(s *Signer) *string { return &s.Lang }},
 }
 
 // OptIn is the name of the form's consent tick box.
@@ -117,11 +121,12 @@ func mergeable(name string) bool {
 	return ok && f.Merge
 }
 
-// Messages for what validation refuses in a name or an address.
+// Messages (keys, see Say) for what validation refuses in a name or an
+// address.
 const (
-	msgEncodedName = "Please enter your name as you write it, not encoded (nothing like =?utf-8?…?=)."
-	msgNameSigns   = `Please enter your name without the characters < > @ or ".`
-	msgEmailASCII  = "Please enter an email address in plain letters, digits and signs (no accented or other special characters), like name@example.com."
+	msgEncodedName = "invalid_name_encoded"
+	msgNameSigns   = "invalid_name_signs"
+	msgEmailASCII  = "invalid_email_ascii"
 )
 
 // checkName refuses what could make a name in the letter's From and
@@ -151,15 +156,15 @@ func checkEmail(v string, _ *Letter) string {
 	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") {
-		return "Please enter an email address like name@example.com."
+		return "invalid_email"
 	}
 	return ""
 }
 
-func checkPattern(p *regexp.Regexp, message string) func(string, *Letter) string {
+func checkPattern(p *regexp.Regexp, key string) func(string, *Letter) string {
 	return func(v string, _ *Letter) string {
 		if !p.MatchString(v) {
-			return message
+			return key
 		}
 		return ""
 	}
@@ -175,5 +180,5 @@ func checkState(v string, l *Letter) string {
 			}
 		}
 	}
-	return "Please choose a US state (two-letter code, like NY)."
+	return "invalid_state"
 }

@@ -48,8 +48,8 @@ func TestEveryFieldRefusesDisguisedText(t *testing.T) {
 				*f.Of(&s) = v[:1] + string(r) + v[1:]
 				s.Normalize()
 				errs := s.Validate(testLetter())
-				if errs[f.Name] != d.msg || len(errs) != 1 {
-					t.Errorf("%s U+%04X in %s: errors %v, want only %q", d.class, r, f.Name, errs, d.msg)
+				if errs[f.Name] != English[d.msg] || len(errs) != 1 {
+					t.Errorf("%s U+%04X in %s: errors %v, want only %q", d.class, r, f.Name, errs, English[d.msg])
 				}
 			}
 		}
@@ -91,8 +91,8 @@ func TestNamesCannotDisguiseAnAddress(t *testing.T) {
 			f, _ := FieldByName(field)
 			*f.Of(&s) = tt.name
 			s.Normalize()
-			if errs := s.Validate(testLetter()); errs[field] != tt.msg || len(errs) != 1 {
-				t.Errorf("%s %q: errors %v, want only %q", field, tt.name, errs, tt.msg)
+			if errs := s.Validate(testLetter()); errs[field] != English[tt.msg] || len(errs) != 1 {
+				t.Errorf("%s %q: errors %v, want only %q", field, tt.name, errs, English[tt.msg])
 			}
 		}
 	}
@@ -106,8 +106,8 @@ func TestEmailIsPlainASCII(t *testing.T) {
 		s := validSigner()
 		s.Email = email
 		s.Normalize()
-		if errs := s.Validate(testLetter()); errs["email"] != msgEmailASCII || len(errs) != 1 {
-			t.Errorf("%q: errors %v, want only %q", email, errs, msgEmailASCII)
+		if errs := s.Validate(testLetter()); errs["email"] != English[msgEmailASCII] || len(errs) != 1 {
+			t.Errorf("%q: errors %v, want only %q", email, errs, English[msgEmailASCII])
 		}
 	}
 	at254 := strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 53) + ".example"
@@ -146,7 +146,7 @@ func TestCleanFieldsNeverRefuse(t *testing.T) {
 		{strings.Repeat("a", MaxSource-1) + " b", strings.Repeat("a", MaxSource-1)},
 	} {
 		for _, f := range Fields {
-			if !f.Clean {
+			if !f.Clean || f.Name == "lang" { // lang: a language code, see TestLangIsCleaned
 				continue
 			}
 			s := validSigner()
@@ -166,7 +166,33 @@ func TestCleanFieldsNeverRefuse(t *testing.T) {
 			clean = append(clean, f.Name)
 		}
 	}
-	if got := strings.Join(clean, " "); got != "source utm_source utm_medium utm_campaign utm_term utm_content" {
+	if got := strings.Join(clean, " "); got != "source utm_source utm_medium utm_campaign utm_term utm_content lang" {
 		t.Errorf("clean fields: %s", got)
+	}
+}
+
+// TestLangIsCleaned: the form's lang is cleaned like a share link's
+// tags, to at most 16 characters, and never refuses a signature: an
+// unknown language is the site's default (Letter.In).
+func TestLangIsCleaned(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"es", "es"},
+		{" es\r\n", "es"},
+		{"es\u202e", "es"},
+		{strings.Repeat("x", 40), strings.Repeat("x", 16)},
+	} {
+		s := validSigner()
+		s.Lang = tt.in
+		s.Normalize()
+		if s.Lang != tt.want {
+			t.Errorf("lang %q cleaned to %q, want %q", tt.in, s.Lang, tt.want)
+		}
+		if errs := s.Validate(testLetter()); errs != nil {
+			t.Errorf("lang %q refused: %v", tt.in, errs)
+		}
+	}
+	l := testLetter()
+	if l.In("xx") != l || l.In("") != l {
+		t.Error("an unknown or empty language is not the letter itself")
 	}
 }

@@ -68,6 +68,15 @@ type Letter struct {
 	// OptIn is the opt-in box's wording as the page showed it, recorded
 	// with each signature that ticks it: consent is to those words.
 	OptIn OptInWording `json:"opt_in"`
+	// Lang is the letter's language ("en", "es"): the site's language
+	// whose pages it was built for.
+	Lang string `json:"lang"`
+	// Messages are the handler's words in that language, by i18n key
+	// (see Say).
+	Messages map[string]string `json:"messages"`
+	// Translations are the same letter (id, targets) in the site's other
+	// languages, by language; set on the default language's letters only.
+	Translations map[string]*Letter `json:"-"`
 }
 
 // OptInWording is the text of the opt-in box and its language (the site's
@@ -190,18 +199,76 @@ type Letters map[string]*Letter
 // manifest is the shape of ManifestPath.
 type manifest struct {
 	Letters []string `json:"letters"`
+	// Translations are the manifests of the site's other languages, by
+	// language ("es": "/es/letters/index.json").
+	Translations map[string]string `json:"translations"`
 }
 
 // Load reads the letters Hugo published into site (the output directory, as
-// a file system) and validates each one.
+// a file system) and validates each one. The letters of the site's other
+// languages become their translations: each must be one of the default
+// language's letters, to the same targets.
 func Load(site fs.FS) (Letters, error) {
-	raw, err := fs.ReadFile(site, ManifestPath)
+	letters, m, err := loadManifest(site, ManifestPath)
 	if err != nil {
-		return nil, fmt.Errorf("letter: load: %w (has the site been built?)", err)
+		return nil, err
+	}
+	var errs []error
+	for lang, p := range m.Translations {
+		translated, _, err := loadManifest(site, strings.TrimPrefix(path.Clean(p), "/"))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for id, t := range translated {
+			l, ok := letters[id]
+			if !ok {
+				errs = append(errs, fmt.Errorf("letter: %q is published in %q only; translate a letter of the default language (same id)", id, lang))
+				continue
+			}
+			if err := sameTargets(l, t); err != nil {
+				errs = append(errs, fmt.Errorf("letter %q in %q: %w", id, lang, err))
+				continue
+			}
+			// One letter: its settings are the original's, whatever the
+			// translation's front matter says.
+			t.Confirm, t.CopyToSigner, t.Goal, t.ReviewEdits = l.Confirm, l.CopyToSigner, l.Goal, l.ReviewEdits
+			if l.Translations == nil {
+				l.Translations = map[string]*Letter{}
+			}
+			l.Translations[lang] = t
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return letters, nil
+}
+
+// sameTargets reports how a translation's targets differ from the
+// letter's: a translation changes their words (title, salutation), never
+// who receives the letter.
+func sameTargets(l, t *Letter) error {
+	if len(l.Targets) != len(t.Targets) {
+		return fmt.Errorf("%d targets, the original has %d: a translation goes to the same targets", len(t.Targets), len(l.Targets))
+	}
+	for i := range l.Targets {
+		if !strings.EqualFold(l.Targets[i].Email, t.Targets[i].Email) {
+			return fmt.Errorf("target %d is %s, the original's is %s: a translation goes to the same targets, in the same order", i+1, t.Targets[i].Email, l.Targets[i].Email)
+		}
+	}
+	return nil
+}
+
+// loadManifest reads one language's letters from its manifest.
+func loadManifest(site fs.FS, manifestPath string) (Letters, *manifest, error) {
+	raw, err := fs.ReadFile(site, manifestPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("letter: load: %w (has the site been built?)", err)
 	}
 	var m manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("letter: load %s: %w", ManifestPath, err)
+		return nil, nil, fmt.Errorf("letter: load %s: %w", manifestPath, err)
 	}
 	letters := Letters{}
 	var errs []error
@@ -229,12 +296,12 @@ func Load(site fs.FS) (Letters, error) {
 		letters[l.ID] = &l
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(letters) == 0 {
-		return nil, errors.New("letter: load: the site publishes no letters")
+		return nil, nil, fmt.Errorf("letter: load %s: the site publishes no letters", manifestPath)
 	}
-	return letters, nil
+	return letters, &m, nil
 }
 
 // normalizeNewlines turns CRLF and lone CR into LF and trims the ends.

@@ -127,6 +127,8 @@ type Sending struct {
 func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 	sig := &Signature{ID: NewID(), Signer: *s, State: SignatureConfirmed}
 	sig.Letter = l.ID
+	// The language of the translation signed, whatever the form said.
+	sig.Lang = l.Lang
 	if s.OptIn {
 		sig.OptInText, sig.OptInLang = l.OptIn.Text, l.OptIn.Lang
 	}
@@ -219,7 +221,9 @@ func (e *SendError) Unwrap() error { return e.Err }
 
 // Unavailable is returned by a recorder that will not take signatures now,
 // with words for the supporter (a deploy preview that must not mail
-// officials, a database out of reach).
-type Unavailable struct{ Reason string }
+// officials, a database out of reach): Key, when set, names them among
+// the letter's messages (Say), in the supporter's language; Reason is
+// the English.
+type Unavailable struct{ Reason, Key string }
 
 func (e *Unavailable) Error() string { return e.Reason }

@@ -32,6 +32,9 @@ type Signer struct {
 	UTMTerm     string
 	UTMContent  string
 	Website     string
+	// Lang is the language of the form the supporter sent ("es"); empty
+	// or unknown means the site's default.
+	Lang string
 }
 
 // FullName is the signer's name as it appears on the letter.
@@ -90,8 +93,8 @@ func (s *Signer) Normalize() {
 }
 
 // Validate reports every problem with the signer's fields at once, so the
-// supporter can fix them in one go; l is the letter signed (its form's
-// choices). Call Normalize first.
+// supporter can fix them in one go, in the letter's language; l is the
+// letter signed (its form's choices and words). Call Normalize first.
 func (s *Signer) Validate(l *Letter) FieldErrors {
 	errs := FieldErrors{}
 	for _, f := range Fields {
@@ -101,7 +104,7 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 		}
 		if v == "" {
 			if f.Required {
-				errs[f.Name] = f.Missing
+				errs[f.Name] = l.Say("missing_" + f.Name)
 			}
 			continue
 		}
@@ -110,7 +113,7 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 			msg = f.Check(v, l)
 		}
 		if msg != "" {
-			errs[f.Name] = msg
+			errs[f.Name] = l.Say(msg, "max", strconv.Itoa(f.Max))
 		}
 	}
 	if len(errs) == 0 {
@@ -119,18 +122,19 @@ func (s *Signer) Validate(l *Letter) FieldErrors {
 	return errs
 }
 
-// textProblem is what is wrong with a field's text as text: unreadable,
+// textProblem is what is wrong with a field's text as text (a message
+// key, see Say; text_too_long's {max} is the field's Max): unreadable,
 // control characters or line breaks where none belong, characters that
 // disguise it, or too long.
 func textProblem(v string, max int, multiline bool) string {
 	switch {
 	case !utf8.ValidString(v):
-		return "This contains characters we cannot read."
+		return "text_unreadable"
 	case HasLineBreakOrControl(v, multiline):
 		if multiline {
-			return "This contains invisible control characters; please retype it."
+			return "text_control"
 		}
-		return "This must be a single line of text."
+		return "text_one_line"
 	}
 	// A hidden character is named before the length: it is the problem,
 	// and it may be what makes the text too long.
@@ -138,17 +142,18 @@ func textProblem(v string, max int, multiline bool) string {
 		return msg
 	}
 	if utf8.RuneCountInString(v) > max {
-		return "This is too long (at most " + strconv.Itoa(max) + " characters)."
+		return "text_too_long"
 	}
 	return ""
 }
 
-// Messages for the characters that let text look other than it is.
+// Messages (keys, see Say) for the characters that let text look other
+// than it is.
 const (
-	msgTag          = "This contains invisible tag characters; please type it again rather than pasting it."
-	msgFormat       = "This contains invisible formatting characters (such as zero-width spaces, direction marks or soft hyphens); please type it again rather than pasting it."
-	msgNoncharacter = "This contains characters that are not text (Unicode noncharacters); please type it again rather than pasting it."
-	msgPrivateUse   = "This contains private-use characters that other devices show differently or not at all; please type it again rather than pasting it."
+	msgTag          = "text_tag"
+	msgFormat       = "text_format"
+	msgNoncharacter = "text_noncharacter"
+	msgPrivateUse   = "text_private_use"
 )
 
 // disguiseProblem names the first character in v that shows as nothing,

@@ -53,6 +53,7 @@ var exportColumns = columns[letter.Signature]{
 	{"edited", func(g *letter.Signature) any { return &g.Edited }},
 	{"hold", func(g *letter.Signature) any { return &g.Hold }},
 	{"purged_at", func(g *letter.Signature) any { return nullTime{&g.PurgedAt} }},
+	{"lang", func(g *letter.Signature) any { return &g.Lang }},
 }
 
 // Status is how a signature stands for an organizer: unconfirmed,

@@ -280,6 +280,10 @@ UPDATE signatures SET edited = (subject <> '' OR body <> '');
 ALTER TABLE signatures ADD COLUMN hold TEXT NOT NULL DEFAULT '';
 UPDATE signatures SET hold = 'ceiling' WHERE sig_state = 'held';
 CREATE INDEX signatures_created ON signatures (created_at, id);`,
+	// 12: the language the signer signed in (the form's lang): the pages
+	// and emails that follow speak it. Empty: the site's default, as every
+	// signature before it was.
+	`ALTER TABLE signatures ADD COLUMN lang TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema this program works with.
@@ -1038,6 +1042,7 @@ var signatureColumns = columns[letter.Signature]{
 	{"opt_in_at", func(g *letter.Signature) any { return nullTime{&g.OptInAt} }},
 	{"opt_in_text", func(g *letter.Signature) any { return &g.OptInText }},
 	{"opt_in_lang", func(g *letter.Signature) any { return &g.OptInLang }},
+	{"lang", func(g *letter.Signature) any { return &g.Lang }},
 	{"purged_at", func(g *letter.Signature) any { return nullTime{&g.PurgedAt} }},
 }
 

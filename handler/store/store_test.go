@@ -233,6 +233,7 @@ func TestMigrationBringsAnOlderDatabaseUpToDate(t *testing.T) {
 		}
 		sig, msgs := signature("jane@example.org")
 		sig.UTMSource, sig.UTMMedium, sig.UTMCampaign, sig.UTMTerm, sig.UTMContent = "newsletter", "email", "spring", "families", "button"
+		sig.Lang = "es" // migration 12: the language signed in
 		if _, err := st.Record(ctx, sig, msgs, store.Limits{}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -243,6 +244,9 @@ func TestMigrationBringsAnOlderDatabaseUpToDate(t *testing.T) {
 		}
 		if got := []string{first.UTMSource, first.UTMMedium, first.UTMCampaign, first.UTMTerm, first.UTMContent}; fmt.Sprint(got) != "[newsletter email spring families button]" {
 			t.Errorf("stored UTM tags %q", got)
+		}
+		if first.Lang != "es" {
+			t.Errorf("stored language %q, want es", first.Lang)
 		}
 	})
 }

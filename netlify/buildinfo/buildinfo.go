@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"strings"
 )
 
 // Dir is the folder, in the site and in a function, that holds the letters.
@@ -14,6 +15,25 @@ const Dir = "letters"
 
 // File is the build's description inside Dir.
 const File = "build.json"
+
+// Translations is the folder inside Dir that holds the site's other
+// languages' letters by their paths in the site (es/letters/…): a
+// function embeds Dir alone. No letter id starts with "_".
+const Translations = "_translations"
+
+// Site is the site's letters as letter.Load reads them, from a function's
+// embedded files: Dir as it is, and every other path (another language's,
+// es/letters/…) from Dir/Translations.
+func Site(files fs.FS) fs.FS { return site{files} }
+
+type site struct{ files fs.FS }
+
+func (s site) Open(name string) (fs.File, error) {
+	if name == Dir || strings.HasPrefix(name, Dir+"/") || !fs.ValidPath(name) {
+		return s.files.Open(name)
+	}
+	return s.files.Open(path.Join(Dir, Translations, name))
+}
 
 // Info describes the build.
 type Info struct {

@@ -29,7 +29,10 @@ import (
 
 // build holds the letters and deploy context `campaign build` left here.
 //
-//go:embed letters
+// all: the other languages' letters are under letters/_translations
+// (buildinfo.Translations), which a plain pattern leaves out.
+//
+//go:embed all:letters
 var build embed.FS
 
 func main() {
@@ -51,7 +54,7 @@ var paths = map[string]string{
 // newHandler wires the handler once per cold start. When something is
 // missing it still answers, with a clear 503, rather than crash.
 func newHandler(ctx context.Context, files fs.FS, getenv func(string) string, log *slog.Logger) http.Handler {
-	letters, err := letter.Load(files)
+	letters, err := letter.Load(buildinfo.Site(files))
 	if err == nil {
 		err = handler.CheckLetters(letters)
 	}

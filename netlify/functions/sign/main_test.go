@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,25 +24,28 @@ import (
 	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
 	"campaignkit/handler/store/storetest"
+	"campaignkit/netlify/buildinfo"
 	"campaignkit/netlify/lambda"
 )
 
 // published is the letters as a build leaves them in the function's folder,
-// with the deploy context.
+// with the deploy context: the Spanish ones under letters/_translations.
 func published(t *testing.T, deployContext string) fs.FS {
 	t.Helper()
 	files := fstest.MapFS{}
 	site := os.DirFS("../../../handler/testdata/site")
-	err := fs.WalkDir(site, "letters", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	for dir, to := range map[string]string{"letters": "letters", "es/letters": "letters/" + buildinfo.Translations + "/es/letters"} {
+		err := fs.WalkDir(site, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			raw, err := fs.ReadFile(site, p)
+			files[path.Join(to, strings.TrimPrefix(p, dir))] = &fstest.MapFile{Data: raw}
 			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		raw, err := fs.ReadFile(site, path)
-		files[path] = &fstest.MapFile{Data: raw}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	files["letters/build.json"] = &fstest.MapFile{Data: []byte(`{"context":"` + deployContext + `"}`)}
 	return files
@@ -194,7 +198,7 @@ func TestEventsWithoutDatabase(t *testing.T) {
 // and the supporter is told so, after each message was tried three times.
 func TestDirectModeTellsTheSupporterWhenMailgunFails(t *testing.T) {
 	files := published(t, "production")
-	letters, err := letter.Load(files)
+	letters, err := letter.Load(buildinfo.Site(files))
 	if err != nil {
 		t.Fatal(err)
 	}
