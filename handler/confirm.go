@@ -40,7 +40,7 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 			h.confirmError(w, r, nil, nil, err)
 			return
 		}
-		l := h.cfg.Letters[sig.Letter]
+		l := h.letters()[sig.Letter]
 		if l == nil {
 			h.expiredPage(w, nil)
 			return
@@ -84,7 +84,7 @@ func (h *handler) letterOf(sig *letter.Signature) *letter.Letter {
 	if sig == nil {
 		return nil
 	}
-	return h.cfg.Letters[sig.Letter]
+	return h.letters()[sig.Letter]
 }
 
 // confirmError answers a link that sends nothing: confirmed before, or

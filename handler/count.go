@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"campaignkit/handler/letter"
 )
 
 // Counter reads a letter's public count: its signatures whose letters were
@@ -37,7 +35,7 @@ const (
 // counts answers GET /api/letters/{id}/count (JSON) and count.svg (the
 // same as a progress image for the campaign page, without JavaScript).
 type counts struct {
-	letters letter.Letters
+	letters *LiveLetters
 	counter Counter
 	now     func() time.Time
 	log     *slog.Logger
@@ -52,7 +50,7 @@ type cachedCount struct {
 }
 
 func newCounts(cfg Settings) *counts {
-	return &counts{letters: cfg.Letters, counter: cfg.Counter, now: cfg.Now, log: cfg.Log, cached: map[string]cachedCount{}}
+	return &counts{letters: cfg.Live, counter: cfg.Counter, now: cfg.Now, log: cfg.Log, cached: map[string]cachedCount{}}
 }
 
 // publicCount is all the count tells: no personal data. Goal is 0 when the
@@ -93,7 +91,7 @@ func (c *counts) read(w http.ResponseWriter, r *http.Request) (publicCount, bool
 		w.Header().Set("Allow", "GET, HEAD")
 		return fail(http.StatusMethodNotAllowed, "request", "The count is read with GET.")
 	}
-	l, ok := c.letters[r.PathValue("id")]
+	l, ok := c.letters.Load()[r.PathValue("id")]
 	if !ok {
 		return fail(http.StatusNotFound, "letter", "This letter does not exist.")
 	}

@@ -32,7 +32,7 @@ import (
 func (h *handler) errorPage(w http.ResponseWriter, status int, s *letter.Signer, problems map[string]string) {
 	var l *letter.Letter
 	if s != nil {
-		l = h.cfg.Letters[s.Letter]
+		l = h.letters()[s.Letter]
 	}
 	if l == nil {
 		l = h.anyLetter()
@@ -122,15 +122,16 @@ func CheckLetters(letters letter.Letters) error {
 // anyLetter is a letter to take the form's page from when the request
 // named none we know.
 func (h *handler) anyLetter() *letter.Letter {
-	ids := make([]string, 0, len(h.cfg.Letters))
-	for id := range h.cfg.Letters {
+	letters := h.letters()
+	ids := make([]string, 0, len(letters))
+	for id := range letters {
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	sort.Strings(ids)
-	return h.cfg.Letters[ids[0]]
+	return letters[ids[0]]
 }
 
 // datePlaceholder is where the already-signed page's words put the date.
