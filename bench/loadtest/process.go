@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,13 +34,16 @@ type Options struct {
 	DataDir string   // CAMPAIGN_DATA_DIR
 	Public  string   // where the site is built
 	Env     []string // more environment, NAME=value
+	// Watch leaves serve's live reload on (its default); off, serve runs
+	// as on a server that nobody edits.
+	Watch bool
 }
 
 var serving = regexp.MustCompile(`msg=serving url=(http://\S+)`)
 
 // Start runs `campaign serve` on a free port and waits until it serves.
 func Start(o Options) (*Process, error) {
-	return launch(o, []string{"serve", "-addr", "127.0.0.1:0", "-public", o.Public}, serving)
+	return launch(o, []string{"serve", "-addr", "127.0.0.1:0", "-public", o.Public, "-watch=" + strconv.FormatBool(o.Watch)}, serving)
 }
 
 // launch runs the binary with args and waits until a line of its log

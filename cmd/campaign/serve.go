@@ -26,12 +26,29 @@ func program(workers int) config.Program {
 	return config.Program{Workers: workers, SQLite: sqlite.Open}
 }
 
-func serve(ctx context.Context, cfg *config.Config, addr, public string, log *slog.Logger) error {
+// serveOptions say what serve serves: the site built from Site into
+// Public, and, with Watch, rebuilt after each edit (live reload; errors
+// printed plainly to Term).
+type serveOptions struct {
+	Addr, Site, Public string
+	Watch              bool
+	Term               io.Writer
+}
+
+func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Logger) error {
+	addr, public := o.Addr, o.Public
 	letters, err := loadLetters(public)
 	if err != nil {
 		return err
 	}
 	config.WarnPlaceholders(letters, log)
+	// The letters the handler merges, replaced whole after each rebuild.
+	live := handler.NewLiveLetters(letters)
+	dir := &siteDir{path: public}
+	var reload *liveReload
+	if o.Watch {
+		reload = newLiveReload(o.Site, dir, live, cfg.TurnstileSiteKey, log, o.Term)
+	}
 
 	parts, err := cfg.Open(ctx, program(cfg.Workers), log)
 	if err != nil {
@@ -59,11 +76,12 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 		}
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
+	settings.Live = live
 	settings.Events = parts.Events
 	settings.Counter = parts.Counter
 	settings.Admin = cfg.Admin(letters, func() (*config.Parts, error) { return parts, nil }, log)
 	srv := &http.Server{
-		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
+		Handler:           routesWithReload(handler.New(settings), staticFrom(dir, pageCSP(cfg.TurnstileSiteKey), reload), box, anyStylesheet(letters), reload),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -80,6 +98,18 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	log.Info("serving", "url", "http://"+ln.Addr().String(), "delivery", mode, "sandbox", cfg.SandboxTo != "",
 		"database", map[bool]string{true: "postgres", false: "sqlite"}[parts.Store.Postgres()])
 
+	if reload != nil {
+		// Event streams stay open: end them, or Shutdown would wait.
+		srv.RegisterOnShutdown(reload.close)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			if err := reload.watch(done); err != nil {
+				log.Error("live reload is off", "error", err.Error())
+			}
+		}()
+		log.Info("live reload: edits to content/, layouts/ and site/ rebuild the site and letters (-watch=false turns it off)")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -108,7 +138,16 @@ func localURL(a *net.TCPAddr) string {
 // and the site. Every answer carries the security headers, ServeMux's
 // own redirects included.
 func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
+	return routesWithReload(api, site, box, stylesheet, nil)
+}
+
+// routesWithReload is routes, with live reload's script and events under
+// /__campaign/ when reload is not nil.
+func routesWithReload(api, site http.Handler, box *outbox.Outbox, stylesheet string, reload *liveReload) http.Handler {
 	mux := http.NewServeMux()
+	if reload != nil {
+		mux.Handle(reloadPath, reload)
+	}
 	mux.Handle("/api/", api)
 	mux.Handle("/admin/", api)
 	if box != nil {
