@@ -319,31 +319,39 @@ const (
 	maxWait = 300 * time.Millisecond
 )
 
-// watch rebuilds after each burst of edits until done is closed.
-func (r *liveReload) watch(done <-chan struct{}) error {
+// watcher watches the project's folders, before serve says it serves:
+// no edit made once it does is missed.
+func (r *liveReload) watcher() (*fsnotify.Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("serve: watch: %w", err)
-	}
-	defer w.Close()
-	// add watches a folder and those below it: fsnotify watches one level.
-	add := func(root string) {
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			if r.ignored(p) {
-				return filepath.SkipDir
-			}
-			if err := w.Add(p); err != nil {
-				r.log.Warn("live reload does not see this folder", "folder", p, "error", err.Error())
-			}
-			return nil
-		})
+		return nil, fmt.Errorf("serve: watch: %w", err)
 	}
 	for _, d := range r.watchDirs() {
-		add(d)
+		r.add(w, d)
 	}
+	return w, nil
+}
+
+// add watches a folder and those below it: fsnotify watches one level.
+func (r *liveReload) add(w *fsnotify.Watcher, root string) {
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if r.ignored(p) {
+			return filepath.SkipDir
+		}
+		if err := w.Add(p); err != nil {
+			r.log.Warn("live reload does not see this folder", "folder", p, "error", err.Error())
+		}
+		return nil
+	})
+}
+
+// watch rebuilds after each burst of edits until done is closed, and
+// closes w.
+func (r *liveReload) watch(w *fsnotify.Watcher, done <-chan struct{}) {
+	defer w.Close()
 	var (
 		changed []string
 		first   time.Time
@@ -353,10 +361,10 @@ func (r *liveReload) watch(done <-chan struct{}) error {
 	for {
 		select {
 		case <-done:
-			return nil
+			return
 		case ev, ok := <-w.Events:
 			if !ok {
-				return nil
+				return
 			}
 			if ev.Op == fsnotify.Chmod || r.ignored(ev.Name) {
 				continue
@@ -364,7 +372,7 @@ func (r *liveReload) watch(done <-chan struct{}) error {
 			if ev.Has(fsnotify.Create) {
 				// A new folder: watch it, and what may already be in it.
 				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
-					add(ev.Name)
+					r.add(w, ev.Name)
 				}
 			}
 			if len(changed) == 0 {
@@ -374,7 +382,7 @@ func (r *liveReload) watch(done <-chan struct{}) error {
 			timer.Reset(min(settle, maxWait-time.Since(first)))
 		case err, ok := <-w.Errors:
 			if !ok {
-				return nil
+				return
 			}
 			r.log.Warn("live reload: watching the project", "error", err.Error())
 		case <-timer.C:

@@ -91,6 +91,18 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Lo
 	if err := parts.Queue.Start(ctx); err != nil {
 		return err
 	}
+	if reload != nil {
+		// Event streams stay open: end them, or Shutdown would wait.
+		srv.RegisterOnShutdown(reload.close)
+		if w, err := reload.watcher(); err != nil {
+			log.Error("live reload is off", "error", err.Error())
+		} else {
+			done := make(chan struct{})
+			defer close(done)
+			go reload.watch(w, done)
+			log.Info("live reload: edits to content/, layouts/ and site/ rebuild the site and letters (-watch=false turns it off)")
+		}
+	}
 	mode := "mailgun"
 	if parts.Outbox != nil {
 		mode = "local outbox (nothing is sent; see /outbox/)"
@@ -98,18 +110,6 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Lo
 	log.Info("serving", "url", "http://"+ln.Addr().String(), "delivery", mode, "sandbox", cfg.SandboxTo != "",
 		"database", map[bool]string{true: "postgres", false: "sqlite"}[parts.Store.Postgres()])
 
-	if reload != nil {
-		// Event streams stay open: end them, or Shutdown would wait.
-		srv.RegisterOnShutdown(reload.close)
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			if err := reload.watch(done); err != nil {
-				log.Error("live reload is off", "error", err.Error())
-			}
-		}()
-		log.Info("live reload: edits to content/, layouts/ and site/ rebuild the site and letters (-watch=false turns it off)")
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
