@@ -24,7 +24,13 @@
     var text = document.createElement("pre");
     Object.assign(text.style, { whiteSpace: "pre-wrap", overflowWrap: "anywhere", font: "14px/1.4 ui-monospace, monospace", margin: ".5rem 0 0" });
     text.textContent = message;
-    box.replaceChildren(title, text);
+    // The banner covers the page's top: the editor may look under it.
+    var hide = document.createElement("button");
+    hide.type = "button";
+    hide.textContent = "Hide this message";
+    hide.addEventListener("click", function () { box.replaceChildren(); box.removeAttribute("style"); });
+    Object.assign(hide.style, { font: "inherit", marginTop: ".5rem", padding: ".25rem .75rem" });
+    box.replaceChildren(title, text, hide);
   }
 
   var events = new EventSource("/__campaign/events");

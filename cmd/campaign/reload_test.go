@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"campaignkit/bench/loadtest"
 	"campaignkit/handler/mailgun/mailguntest"
+
+	"github.com/chromedp/chromedp"
 )
 
 // copyProject copies the campaign's content/, layouts/ and site/ into a
@@ -381,4 +384,41 @@ func (s *eventStream) next(t *testing.T, name string) string {
 			t.Fatalf("no %q event within 5s", name)
 		}
 	}
+}
+
+// An open page reloads by itself after an edit, shows a broken edit's
+// error as an alert over the last good page, and reloads again once the
+// edit is fixed.
+func TestBrowserReloadsAfterAnEdit(t *testing.T) {
+	proj := copyProject(t)
+	inst := startServe(t, serveOpts{Root: proj, Watch: true})
+	ctx := newBrowser(t, true)
+	defer screenshot(t, ctx, "reload")
+	file := filepath.Join(proj, letterFile)
+
+	do(t, ctx, chromedp.Navigate(inst.URL+"/"), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+	// A mark that only this load of the page carries: gone after a reload.
+	// (An edit before the page's stream opens is caught by its hello.)
+	value(t, ctx, chromedp.Evaluate[bool](`window.loadedBeforeEdit = true`))
+
+	const edited = "I am writing, as a parent, to voice my concern"
+	editFile(t, file, func(s string) string { return strings.Replace(s, seedSentence, edited, 1) })
+	waitFor(t, ctx, "the page to reload with the edit",
+		`!window.loadedBeforeEdit && document.querySelector("[data-preview=body]").textContent.includes(`+jsQuote(edited)+`)`)
+
+	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "The letter"`, `title: [oops`, 1) })
+	waitFor(t, ctx, "the error on the page",
+		`document.querySelector("#campaign-rebuild-error[role=alert]").textContent.includes(`+jsQuote(letterFile)+`)`)
+	if !strings.Contains(jsString(t, ctx, `document.querySelector("[data-preview=body]").textContent`), edited) {
+		t.Error("under the error the page is not the last good one")
+	}
+	value(t, ctx, chromedp.Evaluate[bool](`window.loadedBeforeFix = true`))
+	editFile(t, file, func(s string) string { return strings.Replace(s, `title: [oops`, `title: "The letter"`, 1) })
+	waitFor(t, ctx, "the page to reload once fixed, without the error",
+		`!window.loadedBeforeFix && document.querySelector("#campaign-rebuild-error").textContent === ""`)
+}
+
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
