@@ -242,6 +242,24 @@ func TestServeReloadsNewFoldersAndDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A letter Hugo builds but the handler refuses (a target without a
+	// plain address): neither its page nor its letters go live.
+	const unseen = "I am writing, with a typo in an address, to voice my concern"
+	editFile(t, filepath.Join(proj, letterFile), func(s string) string {
+		s = strings.Replace(s, "secretary@dhs.example", "the secretary", 1)
+		return strings.Replace(s, seedSentence, unseen, 1)
+	})
+	refused := `letter "family-separation": target 2: email "the secretary" is not a plain address`
+	if _, ok := within(time.Now(), 2*time.Second, func() bool { return strings.Contains(inst.Logs(), refused) }); !ok {
+		t.Fatalf("a letter the handler refuses is not reported\n%s", inst.Logs())
+	}
+	if _, page := get(t, inst.URL+"/"); strings.Contains(page, unseen) || !strings.Contains(page, seedSentence) {
+		t.Error("a letter the handler refuses went live on the page")
+	}
+	editFile(t, filepath.Join(proj, letterFile), func(s string) string {
+		return strings.Replace(strings.Replace(s, "the secretary", "secretary@dhs.example", 1), unseen, seedSentence, 1)
+	})
+
 	if err := os.RemoveAll(filepath.Join(proj, "content", "more")); err != nil {
 		t.Fatal(err)
 	}
