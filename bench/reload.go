@@ -113,6 +113,7 @@ func reload(n int) error {
 		json.NewDecoder(resp.Body).Decode(&c)
 		return c.Goal
 	}
+	rssBefore := rss(p.Pid())
 	var took []time.Duration
 	for i := 1; i <= n; i++ {
 		want := 10000 + i
@@ -151,7 +152,23 @@ func reload(n int) error {
 		fmt.Printf("  of which serve's rebuild (Hugo build into a fresh folder, letter checks, swap): median %v, max %v, %d rebuilds\n",
 			built[len(built)/2], built[len(built)-1], len(built))
 	}
+	fmt.Printf("  serve's resident memory: %s before the edits, %s after\n", rssBefore, rss(p.Pid()))
 	return nil
+}
+
+// rss is a process's resident memory as Linux reports it ("unknown"
+// elsewhere).
+func rss(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
 
 // manyLetters builds the site with n letters: the project's letter and

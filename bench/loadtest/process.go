@@ -91,6 +91,9 @@ func launch(o Options, args []string, ready *regexp.Regexp) (*Process, error) {
 	}
 }
 
+// Pid is the process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Logs is what the process wrote to standard error so far.
 func (p *Process) Logs() string {
 	p.mu.Lock()

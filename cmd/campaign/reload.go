@@ -82,8 +82,10 @@ type liveReload struct {
 	log        *slog.Logger
 	term       io.Writer // where a broken edit's error is printed, plainly
 
+	started string // when serve started, naming its builds apart from a restarted serve's
+
 	mu      sync.Mutex
-	gen     string // this build's name: the start time and a count
+	gen     string // the current build's name: started and a count
 	n       int
 	broken  string // the last rebuild's error; "" when it built
 	waiting map[chan struct{}]struct{}
@@ -96,7 +98,8 @@ func newLiveReload(site string, dir *siteDir, letters *handler.LiveLetters, site
 	}
 	r := &liveReload{root: filepath.Dir(site), site: site, siteKey: siteKey, dir: dir, letters: letters,
 		log: log, term: term, waiting: map[chan struct{}]struct{}{}}
-	r.gen = strconv.FormatInt(time.Now().UnixNano(), 36) + "-0"
+	r.started = strconv.FormatInt(time.Now().UnixNano(), 36)
+	r.gen = r.started + "-0"
 	return r
 }
 
@@ -140,7 +143,7 @@ func (r *liveReload) rebuild(changed []string) {
 	}
 	r.mu.Lock()
 	r.n++
-	r.gen = r.gen[:strings.LastIndexByte(r.gen, '-')+1] + strconv.Itoa(r.n)
+	r.gen = r.started + "-" + strconv.Itoa(r.n)
 	wasBroken := r.broken != ""
 	r.broken = ""
 	r.mu.Unlock()
