@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -259,6 +260,29 @@ func TestServeReloadsNewFoldersAndDeletions(t *testing.T) {
 	editFile(t, filepath.Join(proj, letterFile), func(s string) string {
 		return strings.Replace(strings.Replace(s, "the secretary", "secretary@dhs.example", 1), unseen, seedSentence, 1)
 	})
+
+	// A stylesheet edit renames the fingerprinted file: the page and the
+	// local outbox link the new one, which is there.
+	stylesheet := regexp.MustCompile(`href="?(/css/[^" >]+\.css)`)
+	_, before := get(t, inst.URL+"/outbox/")
+	old := stylesheet.FindStringSubmatch(before)
+	if old == nil {
+		t.Fatalf("the outbox links no stylesheet:\n%s", before)
+	}
+	editFile(t, filepath.Join(proj, "site", "assets", "css", "site.css"), func(s string) string { return s + "\n.reload-test{color:red}\n" })
+	if _, ok := within(time.Now(), 2*time.Second, func() bool {
+		_, page := get(t, inst.URL+"/")
+		m := stylesheet.FindStringSubmatch(page)
+		return m != nil && m[1] != old[1]
+	}); !ok {
+		t.Fatalf("the page still links %s after a stylesheet edit", old[1])
+	}
+	_, after := get(t, inst.URL+"/outbox/")
+	if m := stylesheet.FindStringSubmatch(after); m == nil || m[1] == old[1] {
+		t.Errorf("the outbox links %v after a stylesheet edit, not the new one", m)
+	} else if r, css := get(t, inst.URL+m[1]); r.StatusCode != http.StatusOK || !strings.Contains(css, "reload-test") {
+		t.Errorf("the outbox's stylesheet %s = %d", m[1], r.StatusCode)
+	}
 
 	if err := os.RemoveAll(filepath.Join(proj, "content", "more")); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Lo
 	settings.Counter = parts.Counter
 	settings.Admin = cfg.Admin(letters, func() (*config.Parts, error) { return parts, nil }, log)
 	srv := &http.Server{
-		Handler:           routesWithReload(handler.New(settings), staticFrom(dir, pageCSP(cfg.TurnstileSiteKey), reload), box, anyStylesheet(letters), reload),
+		Handler:           routesWithReload(handler.New(settings), staticFrom(dir, pageCSP(cfg.TurnstileSiteKey), reload), box, func() string { return anyStylesheet(live.Load()) }, reload),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -138,12 +138,13 @@ func localURL(a *net.TCPAddr) string {
 // and the site. Every answer carries the security headers, ServeMux's
 // own redirects included.
 func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
-	return routesWithReload(api, site, box, stylesheet, nil)
+	return routesWithReload(api, site, box, func() string { return stylesheet }, nil)
 }
 
 // routesWithReload is routes, with live reload's script and events under
-// /__campaign/ when reload is not nil.
-func routesWithReload(api, site http.Handler, box *outbox.Outbox, stylesheet string, reload *liveReload) http.Handler {
+// /__campaign/ when reload is not nil; stylesheet is read at each request
+// of the outbox (a rebuild may rename it).
+func routesWithReload(api, site http.Handler, box *outbox.Outbox, stylesheet func() string, reload *liveReload) http.Handler {
 	mux := http.NewServeMux()
 	if reload != nil {
 		mux.Handle(reloadPath, reload)
@@ -162,7 +163,8 @@ func routesWithReload(api, site http.Handler, box *outbox.Outbox, stylesheet str
 				h.ServeHTTP(w, r)
 			})
 		}
-		mux.Handle("/outbox/", private(http.StripPrefix("/outbox/", box.Handler(stylesheet))))
+		pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { box.Handler(stylesheet()).ServeHTTP(w, r) })
+		mux.Handle("/outbox/", private(http.StripPrefix("/outbox/", pages)))
 		// Else ServeMux would redirect anyone to /outbox/.
 		mux.Handle("/outbox", private(http.RedirectHandler("/outbox/", http.StatusMovedPermanently)))
 	}
