@@ -454,6 +454,17 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 	if !strings.Contains(jsString(t, ctx, `document.querySelector("[data-preview=body]").textContent`), edited) {
 		t.Error("under the error the page is not the last good one")
 	}
+	// The banner is checked by axe-core when it is there (its absence
+	// skips only this check: the reload is this test's point).
+	if axe := os.Getenv("CAMPAIGN_AXE_JS"); axe != "" {
+		src, err := os.ReadFile(axe)
+		if err != nil {
+			t.Fatalf("CAMPAIGN_AXE_JS: %v", err)
+		}
+		axeCheck(t, ctx, string(src), "the page with a rebuild's error")
+	} else {
+		t.Log("CAMPAIGN_AXE_JS unset: the error banner is not checked by axe-core")
+	}
 	value(t, ctx, chromedp.Evaluate[bool](`window.loadedBeforeFix = true`))
 	editFile(t, file, func(s string) string { return strings.Replace(s, `title: [oops`, `title: "The letter"`, 1) })
 	waitFor(t, ctx, "the page to reload once fixed, without the error",
