@@ -1,8 +1,8 @@
 // Command bench measures the campaign's intake, delivery and crash figures
 // on this machine and prints them (see BENCHMARKS.md):
 //
-//	go run ./bench                  intake, drain, crash and flood
-//	go run ./bench -only intake     one of intake, drain, crash, flood, pace, viral
+//	go run ./bench                  intake, drain, crash, flood, reload and letters
+//	go run ./bench -only intake     one of intake, drain, crash, flood, pace, reload, letters, viral
 //	go run ./bench -only pace -database-url postgres://…   three processes, one pace
 //	go run ./bench -only viral      the viral day (only when asked for)
 package main
@@ -32,7 +32,10 @@ import (
 )
 
 func main() {
-	only := flag.String("only", "", "run one benchmark: intake, drain, crash, flood, pace or viral")
+	only := flag.String("only", "", "run one benchmark: intake, drain, crash, flood, pace, reload, letters or viral")
+	edits := flag.Int("reload-edits", 10, "reload: edits of the letter under campaign serve")
+	manyN := flag.Int("letters", 1000, "letters: letters in the site built")
+	manyRounds := flag.Int("letters-rounds", 3, "letters: builds of that site")
 	floodFor := flag.Duration("flood-duration", 10*time.Second, "how long each attack of the flood run posts")
 	duration := flag.Duration("intake-duration", 10*time.Second, "how long each intake run posts")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for intake")
@@ -64,6 +67,8 @@ func main() {
 	run("crash", func() error { return crash(*crashN) })
 	run("flood", func() error { return flood(*floodFor, *concurrency) })
 	run("pace", func() error { return pace(*databaseURL, *rate, 3, *paceFor) })
+	run("reload", func() error { return reload(*edits) })
+	run("letters", func() error { return manyLetters(*manyN, *manyRounds) })
 	if *only == "viral" { // minutes long: only when asked for
 		run("viral", func() error {
 			return viral(viralOptions{hour: *viralHour, peak: *viralPeak, rate: *rate, confirm: *viralConfirm})

@@ -40,7 +40,7 @@ func (h *handler) confirmLink(w http.ResponseWriter, r *http.Request) {
 			h.confirmError(w, r, nil, nil, err)
 			return
 		}
-		l := h.cfg.Letters[sig.Letter]
+		l := h.letters()[sig.Letter]
 		if l == nil {
 			h.expiredPage(w, r, nil)
 			return
@@ -86,7 +86,7 @@ func (h *handler) letterOf(sig *letter.Signature) *letter.Letter {
 	if sig == nil {
 		return nil
 	}
-	if l := h.cfg.Letters[sig.Letter]; l != nil {
+	if l := h.letters()[sig.Letter]; l != nil {
 		return l.In(sig.Lang)
 	}
 	return nil

@@ -37,7 +37,7 @@ const (
 // counts answers GET /api/letters/{id}/count (JSON) and count.svg (the
 // same as a progress image for the campaign page, without JavaScript).
 type counts struct {
-	letters letter.Letters
+	letters *LiveLetters
 	counter Counter
 	now     func() time.Time
 	log     *slog.Logger
@@ -52,7 +52,7 @@ type cachedCount struct {
 }
 
 func newCounts(cfg Settings) *counts {
-	return &counts{letters: cfg.Letters, counter: cfg.Counter, now: cfg.Now, log: cfg.Log, cached: map[string]cachedCount{}}
+	return &counts{letters: cfg.Live, counter: cfg.Counter, now: cfg.Now, log: cfg.Log, cached: map[string]cachedCount{}}
 }
 
 // publicCount is all the count tells: no personal data. Goal is 0 when the
@@ -64,19 +64,18 @@ type publicCount struct {
 }
 
 func (c *counts) json(w http.ResponseWriter, r *http.Request) {
-	if pc, ok := c.read(w, r); ok {
+	if pc, _, ok := c.read(w, r); ok {
 		cacheCount(w.Header())
 		writeJSON(w, http.StatusOK, pc)
 	}
 }
 
 func (c *counts) svg(w http.ResponseWriter, r *http.Request) {
-	if pc, ok := c.read(w, r); ok {
+	if pc, l, ok := c.read(w, r); ok {
 		cacheCount(w.Header())
 		w.Header().Set("Content-Type", "image/svg+xml; charset=utf-8")
 		// In the page's language (count.html adds ?lang=es on /es/).
-		l := c.letters[pc.Letter].In(r.URL.Query().Get("lang"))
-		w.Write([]byte(countSVG(l, pc.Count, pc.Goal)))
+		w.Write([]byte(countSVG(l.In(r.URL.Query().Get("lang")), pc.Count, pc.Goal)))
 	}
 }
 
@@ -86,16 +85,16 @@ func cacheCount(h http.Header) {
 }
 
 // read finds the letter and its count, or answers the error in JSON.
-func (c *counts) read(w http.ResponseWriter, r *http.Request) (publicCount, bool) {
-	fail := func(status int, key, msg string) (publicCount, bool) {
+func (c *counts) read(w http.ResponseWriter, r *http.Request) (publicCount, *letter.Letter, bool) {
+	fail := func(status int, key, msg string) (publicCount, *letter.Letter, bool) {
 		writeJSON(w, status, map[string]any{"errors": map[string]string{key: msg}})
-		return publicCount{}, false
+		return publicCount{}, nil, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return fail(http.StatusMethodNotAllowed, "request", "The count is read with GET.")
 	}
-	l, ok := c.letters[r.PathValue("id")]
+	l, ok := c.letters.Load()[r.PathValue("id")]
 	if !ok {
 		return fail(http.StatusNotFound, "letter", "This letter does not exist.")
 	}
@@ -108,7 +107,7 @@ func (c *counts) read(w http.ResponseWriter, r *http.Request) (publicCount, bool
 		w.Header().Set("Retry-After", "60")
 		return fail(http.StatusServiceUnavailable, "request", "The count cannot be read right now.")
 	}
-	return publicCount{Letter: l.ID, Count: n, Goal: l.Goal}, true
+	return publicCount{Letter: l.ID, Count: n, Goal: l.Goal}, l, true
 }
 
 func (c *counts) count(ctx context.Context, id string) (int, error) {

@@ -113,7 +113,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, s *letter.Signer,
 func (h *handler) supporterLetter(r *http.Request, s *letter.Signer) *letter.Letter {
 	var l *letter.Letter
 	if s != nil {
-		l = h.cfg.Letters[s.Letter]
+		l = h.letters()[s.Letter]
 	}
 	if l == nil {
 		l = h.anyLetter()

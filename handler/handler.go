@@ -29,7 +29,11 @@ type Recorder interface {
 
 // Settings are what the handler needs, built once by the program that runs it.
 type Settings struct {
-	Letters  letter.Letters
+	Letters letter.Letters
+	// Live, when set, holds the letters instead of Letters, read afresh by
+	// each request: `campaign serve` replaces them when the site is
+	// rebuilt.
+	Live     *LiveLetters
 	Recorder Recorder
 	// Confirm asks each signer to confirm by email before their letters go
 	// out (CAMPAIGN_CONFIRM; a letter's front matter may turn it off), and
@@ -99,6 +103,9 @@ func New(cfg Settings) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Live == nil {
+		cfg.Live = NewLiveLetters(cfg.Letters)
+	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = RemoteIP
 	}
@@ -155,7 +162,7 @@ func (h *handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, s, fieldKeys{"letter": "letter_missing"})
 		return
 	}
-	l, ok := h.cfg.Letters[s.Letter]
+	l, ok := h.letters()[s.Letter]
 	if !ok {
 		h.fail(w, r, s, errUnknownLetter)
 		return
@@ -313,4 +320,13 @@ func securityHeaders(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// letters is the set this request reads: one, even if the site is rebuilt
+// meanwhile. (A handler made without New has only Letters.)
+func (h *handler) letters() letter.Letters {
+	if h.cfg.Live == nil {
+		return h.cfg.Letters
+	}
+	return h.cfg.Live.Load()
 }

@@ -121,15 +121,16 @@ func CheckLetters(letters letter.Letters) error {
 // anyLetter is a letter to take the form's page from when the request
 // named none we know.
 func (h *handler) anyLetter() *letter.Letter {
-	ids := make([]string, 0, len(h.cfg.Letters))
-	for id := range h.cfg.Letters {
+	letters := h.letters()
+	ids := make([]string, 0, len(letters))
+	for id := range letters {
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	sort.Strings(ids)
-	return h.cfg.Letters[ids[0]]
+	return letters[ids[0]]
 }
 
 // datePlaceholder is where the already-signed page's words put the date.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,13 +34,16 @@ type Options struct {
 	DataDir string   // CAMPAIGN_DATA_DIR
 	Public  string   // where the site is built
 	Env     []string // more environment, NAME=value
+	// Watch leaves serve's live reload on (its default); off, serve runs
+	// as on a server that nobody edits.
+	Watch bool
 }
 
 var serving = regexp.MustCompile(`msg=serving url=(http://\S+)`)
 
 // Start runs `campaign serve` on a free port and waits until it serves.
 func Start(o Options) (*Process, error) {
-	return launch(o, []string{"serve", "-addr", "127.0.0.1:0", "-public", o.Public}, serving)
+	return launch(o, []string{"serve", "-addr", "127.0.0.1:0", "-public", o.Public, "-watch=" + strconv.FormatBool(o.Watch)}, serving)
 }
 
 // launch runs the binary with args and waits until a line of its log
@@ -86,6 +90,9 @@ func launch(o Options, args []string, ready *regexp.Regexp) (*Process, error) {
 		return nil, fmt.Errorf("%s did not start:\n%s", name, p.Logs())
 	}
 }
+
+// Pid is the process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Logs is what the process wrote to standard error so far.
 func (p *Process) Logs() string {

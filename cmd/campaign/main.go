@@ -2,7 +2,8 @@
 // sign-and-send handler and the delivery queue.
 //
 //	campaign build    build the site into public/
-//	campaign serve    build, then serve the site and the handler, and send
+//	campaign serve    build, then serve the site and the handler, and send;
+//	                  rebuild and reload after each edit (-watch=false: not)
 //	campaign worker   only send: work the delivery queue
 //	campaign status   print signatures and messages by state
 //	campaign release  send letters held past CAMPAIGN_MAX_SIGN_RATE
@@ -32,7 +33,8 @@ const usage = `usage: campaign <command> [flags]
 
 commands:
   build    build the site (Hugo) into public/
-  serve    build the site, then serve it and the handler on http://127.0.0.1:8080 and send letters
+  serve    build the site, then serve it and the handler on http://127.0.0.1:8080 and send letters;
+           an edit to content/, layouts/ or site/ rebuilds it and reloads the page (-watch=false: not)
   worker   send letters: work the delivery queue, serve nothing
   status   print counts of signatures and messages by delivery state
   release  send the letters held because the campaign passed CAMPAIGN_MAX_SIGN_RATE
@@ -73,13 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	public := fs.String("public", "public", "where the built site goes (default: in the project)")
 	var function, addr, letterID, olderThan, out *string
 	var limit *int
-	var migrateDB *bool
+	var migrateDB, watch *bool
 	switch cmd {
 	case "build":
 		function = fs.String("function", "netlify/functions/sign", "the Netlify function that embeds the letters (\"\" for none)")
 		migrateDB = fs.Bool("migrate", true, "with DATABASE_URL set, bring its schema up to date (campaign migrate)")
 	case "serve":
 		addr = fs.String("addr", "", "address to listen on (default 127.0.0.1:8080, or :$PORT when PORT is set)")
+		watch = fs.Bool("watch", true, "rebuild the site and letters when content/, layouts/ or site/ change, and reload pages open on this machine")
 	case "release":
 		letterID = fs.String("letter", "", "release only this letter's held signatures (default: every letter's)")
 		limit = fs.Int("n", 1_000_000, "release at most this many signatures, oldest first")
@@ -165,7 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err
 		}
-		return serve(ctx, cfg, *addr, *public, log)
+		return serve(ctx, cfg, serveOptions{Addr: *addr, Site: *site, Public: *public, Watch: *watch, Term: stderr}, log)
 	case "worker":
 		cfg, err := config.Load(getenv)
 		if err != nil {

@@ -67,6 +67,8 @@ type serveOpts struct {
 	DataDir string
 	Public  string
 	Env     []string
+	Root    string // the project it runs in; default the repository
+	Watch   bool   // live reload on (serve's default; off in most tests)
 }
 
 // startServe runs the real binary on port 0 with a temp data folder, waits
@@ -79,7 +81,10 @@ func startServe(t testing.TB, o serveOpts) *instance {
 	if o.Public == "" {
 		o.Public = filepath.Join(t.TempDir(), "public")
 	}
-	p, err := loadtest.Start(loadtest.Options{Binary: binary, Root: repoRoot(t), DataDir: o.DataDir, Public: o.Public, Env: o.Env})
+	if o.Root == "" {
+		o.Root = repoRoot(t)
+	}
+	p, err := loadtest.Start(loadtest.Options{Binary: binary, Root: o.Root, DataDir: o.DataDir, Public: o.Public, Env: o.Env, Watch: o.Watch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,29 @@ func program(workers int) config.Program {
 	return config.Program{Workers: workers, SQLite: sqlite.Open}
 }
 
-func serve(ctx context.Context, cfg *config.Config, addr, public string, log *slog.Logger) error {
+// serveOptions say what serve serves: the site built from Site into
+// Public, and, with Watch, rebuilt after each edit (live reload; errors
+// printed plainly to Term).
+type serveOptions struct {
+	Addr, Site, Public string
+	Watch              bool
+	Term               io.Writer
+}
+
+func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Logger) error {
+	addr, public := o.Addr, o.Public
 	letters, err := loadLetters(public)
 	if err != nil {
 		return err
 	}
 	config.WarnPlaceholders(letters, log)
+	// The letters the handler merges, replaced whole after each rebuild.
+	live := handler.NewLiveLetters(letters)
+	dir := &siteDir{path: public}
+	var reload *liveReload
+	if o.Watch {
+		reload = newLiveReload(o.Site, dir, live, cfg.TurnstileSiteKey, log, o.Term)
+	}
 
 	parts, err := cfg.Open(ctx, program(cfg.Workers), log)
 	if err != nil {
@@ -59,11 +76,12 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 		}
 	}
 	settings := cfg.Handler(letters, parts.Recorder, parts.Confirmer, log)
+	settings.Live = live
 	settings.Events = parts.Events
 	settings.Counter = parts.Counter
 	settings.Admin = cfg.Admin(letters, func() (*config.Parts, error) { return parts, nil }, log)
 	srv := &http.Server{
-		Handler:           routes(handler.New(settings), staticSite(public, pageCSP(cfg.TurnstileSiteKey)), box, anyStylesheet(letters)),
+		Handler:           routesWithReload(handler.New(settings), staticFrom(dir, pageCSP(cfg.TurnstileSiteKey), reload), box, func() string { return anyStylesheet(live.Load()) }, reload),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -72,6 +90,18 @@ func serve(ctx context.Context, cfg *config.Config, addr, public string, log *sl
 	}
 	if err := parts.Queue.Start(ctx); err != nil {
 		return err
+	}
+	if reload != nil {
+		// Event streams stay open: end them, or Shutdown would wait.
+		srv.RegisterOnShutdown(reload.close)
+		if w, err := reload.watcher(); err != nil {
+			log.Error("live reload is off", "error", err.Error())
+		} else {
+			done := make(chan struct{})
+			defer close(done)
+			go reload.watch(w, done)
+			log.Info("live reload: edits to content/, layouts/ and site/ rebuild the site and letters (-watch=false turns it off)")
+		}
 	}
 	mode := "mailgun"
 	if parts.Outbox != nil {
@@ -108,7 +138,17 @@ func localURL(a *net.TCPAddr) string {
 // and the site. Every answer carries the security headers, ServeMux's
 // own redirects included.
 func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.Handler {
+	return routesWithReload(api, site, box, func() string { return stylesheet }, nil)
+}
+
+// routesWithReload is routes, with live reload's script and events under
+// /__campaign/ when reload is not nil; stylesheet is read at each request
+// of the outbox (a rebuild may rename it).
+func routesWithReload(api, site http.Handler, box *outbox.Outbox, stylesheet func() string, reload *liveReload) http.Handler {
 	mux := http.NewServeMux()
+	if reload != nil {
+		mux.Handle(reloadPath, reload)
+	}
 	mux.Handle("/api/", api)
 	mux.Handle("/admin/", api)
 	if box != nil {
@@ -123,7 +163,8 @@ func routes(api, site http.Handler, box *outbox.Outbox, stylesheet string) http.
 				h.ServeHTTP(w, r)
 			})
 		}
-		mux.Handle("/outbox/", private(http.StripPrefix("/outbox/", box.Handler(stylesheet))))
+		pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { box.Handler(stylesheet()).ServeHTTP(w, r) })
+		mux.Handle("/outbox/", private(http.StripPrefix("/outbox/", pages)))
 		// Else ServeMux would redirect anyone to /outbox/.
 		mux.Handle("/outbox", private(http.RedirectHandler("/outbox/", http.StatusMovedPermanently)))
 	}

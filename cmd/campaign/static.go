@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 
 	"campaignkit/handler"
+	"campaignkit/handler/outbox"
 	"campaignkit/handler/turnstile"
 )
 
@@ -32,7 +34,15 @@ func pageCSP(turnstileSiteKey string) string {
 // pages' policy), gzip for text, and no directory listings; fingerprinted
 // assets are cached for a year, pages are revalidated.
 func staticSite(public, csp string) http.Handler {
-	files := http.FileServer(http.FS(noListing{os.DirFS(public)}))
+	return staticFrom(os.DirFS(public), csp, nil)
+}
+
+// staticFrom serves the site in site as staticSite does. With live (serve
+// watching the project), each page answered to this machine carries the
+// reload script and is never cached, so a reload always gets the rebuilt
+// page.
+func staticFrom(site fs.FS, csp string, live *liveReload) http.Handler {
+	files := http.FileServer(http.FS(noListing{site}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		handler.SecurityHeaders(h, csp)
@@ -47,8 +57,39 @@ func staticSite(public, csp string) http.Handler {
 			defer gw.Close()
 			w = gw
 		}
+		if live != nil && strings.HasSuffix(r.URL.Path, "/") && outbox.Local(r) && servePage(w, r, site, live.scriptTag()) {
+			return
+		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// servePage answers a page (a path ending in /: its index.html) with tag
+// added to its head, and reports whether it did; other paths are left to
+// the file server.
+func servePage(w http.ResponseWriter, r *http.Request, site fs.FS, tag string) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	page, err := fs.ReadFile(site, path.Join(name, "index.html"))
+	if err != nil {
+		return false
+	}
+	s := string(page)
+	if i := strings.Index(s, "</head>"); i >= 0 {
+		s = s[:i] + tag + s[i:]
+	} else {
+		s += tag
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		io.WriteString(w, s)
+	}
+	return true
 }
 
 // isFingerprinted reports whether a path names a file whose name carries a
