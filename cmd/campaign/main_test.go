@@ -121,7 +121,6 @@ var (
 	hiddenPattern   = regexp.MustCompile(`<input type=hidden name=(\w+) value=([^>]*)>`)
 )
 
-
 func TestServeSignAndSend(t *testing.T) {
 	mg := mailguntest.New()
 	defer mg.Close()
