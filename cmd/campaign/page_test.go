@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg" // the share image is a JPEG
@@ -367,5 +368,40 @@ func TestSecondAsk(t *testing.T) {
 	thanks := readPublic(t, public, "thanks/index.html")
 	if !strings.Contains(thanks, "Make a call too") || !strings.Contains(thanks, `href=tel:+12025550100`) {
 		t.Errorf("the second ask is not on the thank-you page")
+	}
+}
+
+// TestMergeFieldInTheBody: a merge field in the letter's text reads as plain
+// words in the editable letter, and the letter's data keeps the handler's
+// placeholder and the signature (the page's rendering must not leak into it).
+func TestMergeFieldInTheBody(t *testing.T) {
+	public := buildWith(t, nil, func(root string) {
+		p := filepath.Join(root, "content", "letters", "family-separation.md")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(b), "I am writing to voice", "As a resident of {{< field city >}}, I am writing to voice", 1)
+		if edited == string(b) {
+			t.Fatal("the letter's first sentence changed: update this test")
+		}
+		if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	page := readPublic(t, public, "index.html")
+	field := textareaPattern.FindStringSubmatch(page)
+	if field == nil || !strings.HasPrefix(field[1], "As a resident of [your city], I am writing") {
+		t.Fatalf("the editable letter does not show the field as plain words: %q", field)
+	}
+	var data struct {
+		Body, Signature string
+		Placeholders    map[string]string
+	}
+	if err := json.Unmarshal([]byte(readPublic(t, public, "letters/family-separation/index.json")), &data); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(data.Body, "As a resident of {{city}}, I am writing") || !strings.HasPrefix(data.Signature, "Sincerely,\n\n{{first_name}} {{last_name}}") || data.Placeholders["city"] != "[your city]" {
+		t.Errorf("the letter's data: body %.50q…, signature %.40q…, placeholders %v", data.Body, data.Signature, data.Placeholders)
 	}
 }

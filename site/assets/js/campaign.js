@@ -178,14 +178,26 @@
     if (v && el[n] && !el[n].value) el[n].value = v.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
   });
 
+  // The letter's field grows with its text, so it reads as a letter
+  // rather than a box to scroll (without the script: 16 rows).
+  var body = el.body;
+  function grow() {
+    if (!body) return;
+    body.style.height = "auto";
+    body.style.height = body.scrollHeight + 2 + "px";
+  }
+
   restore();
   fillMarks();
+  grow();
+  window.addEventListener("resize", grow);
 
   // The letter's subject and body are the form's controls but sit outside
   // it (form="sign-form"): their events reach the document, not the form.
   var owned = function (t) { return t && t.form === form; };
   d.addEventListener("input", function (ev) {
     if (!owned(ev.target)) return;
+    if (ev.target === body) grow();
     fillMarks();
     save();
   });
