@@ -38,14 +38,19 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
-// shoot saves a full-page screenshot of what the tab shows at width.
+// shoot saves two screenshots of what the tab shows at width: the first
+// screen (NAME-WIDTH-first.png, what shows without scrolling) and the
+// whole page (NAME-WIDTH.jpg; there the form's column, which stays in view
+// on a desktop, shows where the first screen has it).
 func shoot(t *testing.T, ctx context.Context, dir, name string, width, height int64) {
 	t.Helper()
 	do(t, ctx, chromedp.EmulateViewport(width, height))
-	buf := value(t, ctx, chromedp.FullScreenshot(90))
-	p := filepath.Join(dir, fmt.Sprintf("%s-%d.jpg", name, width))
-	if err := os.WriteFile(p, buf, 0o644); err != nil {
-		t.Fatal(err)
+	first := value(t, ctx, chromedp.CaptureScreenshot())
+	full := value(t, ctx, chromedp.FullScreenshot(90))
+	for file, buf := range map[string][]byte{fmt.Sprintf("%s-%d-first.png", name, width): first, fmt.Sprintf("%s-%d.jpg", name, width): full} {
+		if err := os.WriteFile(filepath.Join(dir, file), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -87,7 +92,7 @@ func TestBrowserFirstScreen(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Click(chromedp.CSS(".cta")))
 	waitFor(t, ctx, "the form in view after the button", `(b => b.top >= -2 && b.top < 100)(document.getElementById("sign").getBoundingClientRect())`)
-	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo({top: 0, behavior: "instant"})`))
 	shoot(t, ctx, dir, "campaign", 375, 740)
 
 	// A tablet: one column still.
@@ -103,7 +108,7 @@ func TestBrowserFirstScreen(t *testing.T) {
 	if b := box(t, ctx, "#first_name"); b.Top < 0 || b.Bottom > 800 {
 		t.Errorf("1280x800: the first field at %+v, want it visible without scrolling", b)
 	}
-	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.getElementById("letter").offsetTop)`))
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo({top: document.getElementById("letter").offsetTop, behavior: "instant"})`))
 	waitFor(t, ctx, "the page scrolled", `window.scrollY > 300`)
 	if b := box(t, ctx, "#first_name"); b.Top < 0 || b.Bottom > 800 {
 		t.Errorf("1280x800: scrolled to the letter, the first field is at %+v: the form's column does not stay in view", b)
@@ -111,7 +116,7 @@ func TestBrowserFirstScreen(t *testing.T) {
 	if b := box(t, ctx, ".cta"); b.Bottom > b.Top {
 		t.Error("1280x800: the \"Sign the letter\" button shows although the form is beside it")
 	}
-	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo({top: 0, behavior: "instant"})`))
 	shoot(t, ctx, dir, "campaign", 1280, 800)
 
 	// The other pages a supporter sees, at the same widths.
