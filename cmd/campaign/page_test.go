@@ -108,6 +108,9 @@ func TestBrowserFirstScreen(t *testing.T) {
 	if b := box(t, ctx, "#first_name"); b.Top < 0 || b.Bottom > 800 {
 		t.Errorf("1280x800: the first field at %+v, want it visible without scrolling", b)
 	}
+	if b := box(t, ctx, "#sign-form button[type=submit]"); b.Bottom > 800 {
+		t.Errorf("1280x800: the send button at %+v, want the whole form on the first screen", b)
+	}
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo({top: document.getElementById("letter").offsetTop, behavior: "instant"})`))
 	waitFor(t, ctx, "the page scrolled", `window.scrollY > 300`)
 	if b := box(t, ctx, "#first_name"); b.Top < 0 || b.Bottom > 800 {
