@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Lighthouse 12.2.3 (mobile preset: Moto G Power, slow 4G, 4x CPU slowdown)
-# on the campaign page (or PAGE=thanks/) served by `campaign serve`, with Debian's
-# Chromium. Prints performance, accessibility and best-practices scores and
-# the page's metrics; the full report goes to $OUT (default a temp file).
+# Lighthouse 12.2.3 (mobile preset: Moto G Power, slow 4G, 4x CPU slowdown;
+# PRESET=desktop for the desktop one) on the campaign page (or PAGE=thanks/)
+# served by `campaign serve`, with Debian's Chromium. Prints performance,
+# accessibility, best-practices and SEO scores and the page's metrics; the
+# full report goes to $OUT (default a temp file).
 # Needs: chromium (apt), npx (npm registry reachable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,8 @@ serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$data" "$public"' EXIT
 for _ in $(seq 1 300); do curl -fs "http://$addr/" >/dev/null && break; sleep 1; done
 CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium} npx -y lighthouse@12.2.3 "http://$addr/${PAGE:-}" \
-  --form-factor=mobile --only-categories=performance,accessibility,best-practices \
+  $([ "${PRESET:-}" = desktop ] && echo --preset=desktop || echo --form-factor=mobile) \
+  --only-categories=performance,accessibility,best-practices,seo \
   --chrome-flags="--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run" \
   --output=json --output-path="$out" --quiet
 node -e '

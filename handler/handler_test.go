@@ -527,7 +527,9 @@ func TestFormErrorPageNamesProblemsAndKeepsTypedText(t *testing.T) {
 		">My edited letter, line one.\nLine &lt;two&gt; &amp; more.</textarea>",
 		`id="opt_in" name="opt_in" type="checkbox" value="yes" checked="">`,
 		`<input id="email" name="email" type="email" autocomplete="email" maxlength="254" required="" aria-describedby="email-error email-hint" value="jane-at-example.org" aria-invalid="true">`,
-		`<label for="email">Email <span class="req">(required)</span></label><p class="error-text" id="email-error">Please enter an email address`,
+		`<label for="email">Email</label><p class="error-text" id="email-error">Please enter an email address`,
+		// The letter's subject and body belong to the form from the letter's view.
+		`<input id="subject" name="subject" form="sign-form"`, `<textarea id="body" name="body" form="sign-form"`,
 		`<form method="post" action="/api/sign" id="sign-form"`, `name="letter" value="family-separation"`,
 		// The site's own page: its language, stylesheet, header and footer.
 		`<html lang="en-US">`, `<link rel="stylesheet" href="/css/site.min.`, `<header class="site">`, `<footer class="site">`,

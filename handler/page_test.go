@@ -206,7 +206,7 @@ func TestErrorPageSummaryFollowsTheFormWithItsLabels(t *testing.T) {
 
 func TestErrorPageLabelComesFromThePage(t *testing.T) {
 	h, l := pageHandler(t)
-	edited := strings.Replace(l.Pages.Error, `>ZIP code <span class="req">`, `>Postal code <span class="req">`, 1)
+	edited := strings.Replace(l.Pages.Error, `<label for="zip">ZIP code</label>`, `<label for="zip">Postal code</label>`, 1)
 	if edited == l.Pages.Error {
 		t.Fatal("the built page has no ZIP code label to change")
 	}

@@ -4,14 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gohugoio/hugo/commands"
 
+	"campaignkit/handler/config"
 	"campaignkit/handler/letter"
+	"campaignkit/handler/store"
 	"campaignkit/netlify/buildinfo"
 )
 
@@ -124,6 +129,50 @@ func writeHeaders(publicDir, csp string) error {
 		"/*\n  Content-Security-Policy: " + csp + "\n"
 	if err := os.WriteFile(filepath.Join(publicDir, "_headers"), []byte(text), 0o644); err != nil {
 		return fmt.Errorf("build: %w", err)
+	}
+	return nil
+}
+
+// siteSettings passes the settings the pages state to supporters, as Hugo
+// site params (HUGO_PARAMS_*), so that the privacy page says what this
+// deploy really does: how long personal data is kept (CAMPAIGN_RETENTION),
+// how long a confirmation link lives (CAMPAIGN_CONFIRM_TTL) and whether
+// letters wait for one (CAMPAIGN_CONFIRM). With siteURL (the public
+// address) it sets Hugo's baseURL, unless HUGO_BASEURL already does, so
+// that share links, og:url and og:image are absolute. Bad values are
+// refused with the variable's name, as `serve` refuses them.
+func siteSettings(getenv func(string) string, siteURL string) error {
+	retention, ttl := store.DefaultRetention, letter.DefaultConfirmTTL
+	if v := getenv("CAMPAIGN_RETENTION"); v != "" {
+		d, err := config.ParseAge(v)
+		if err != nil {
+			return fmt.Errorf("build: CAMPAIGN_RETENTION: %w", err)
+		}
+		retention = d
+	}
+	if v := getenv("CAMPAIGN_CONFIRM_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("build: CAMPAIGN_CONFIRM_TTL %q must be a duration, like 168h", v)
+		}
+		ttl = d
+	}
+	// Whole days, rounded up: the page never promises less than is kept.
+	days := func(d time.Duration) string { return strconv.Itoa(int((d + 24*time.Hour - 1) / (24 * time.Hour))) }
+	os.Setenv("HUGO_PARAMS_RETENTIONDAYS", days(retention))
+	os.Setenv("HUGO_PARAMS_CONFIRMTTLDAYS", days(ttl))
+	switch strings.ToLower(strings.TrimSpace(getenv("CAMPAIGN_CONFIRM"))) {
+	case "off", "false", "no", "0":
+		os.Setenv("HUGO_PARAMS_CONFIRMOFF", "true")
+	default:
+		os.Unsetenv("HUGO_PARAMS_CONFIRMOFF")
+	}
+	if getenv("HUGO_BASEURL") == "" {
+		if u, err := url.Parse(siteURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			os.Setenv("HUGO_BASEURL", strings.TrimSuffix(u.String(), "/")+"/")
+		} else {
+			os.Unsetenv("HUGO_BASEURL")
+		}
 	}
 	return nil
 }

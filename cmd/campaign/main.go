@@ -13,6 +13,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -128,6 +129,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The count needs the function's database: shown when the build
 		// sees DATABASE_URL too.
 		count := getenv("DATABASE_URL") != ""
+		// The public address, for share links and tags: as for the
+		// function's confirmation links below.
+		siteURL := cmp.Or(getenv("CAMPAIGN_SITE_URL"), getenv("URL"))
+		if buildinfo.IsPreview(deployContext) && getenv("DEPLOY_PRIME_URL") != "" {
+			siteURL = getenv("DEPLOY_PRIME_URL")
+		}
+		if err := siteSettings(getenv, siteURL); err != nil {
+			return err
+		}
 		if err := buildSite(*site, *public, deployContext, siteKey, count); err != nil {
 			return err
 		}
@@ -149,7 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return nil
 		}
 		// Netlify's build knows the deploy's address; its functions do not.
-		siteURL := getenv("URL")
+		siteURL = getenv("URL")
 		if buildinfo.IsPreview(deployContext) && getenv("DEPLOY_PRIME_URL") != "" {
 			siteURL = getenv("DEPLOY_PRIME_URL")
 		}
@@ -164,6 +174,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if port := getenv("PORT"); port != "" {
 				*addr = ":" + port
 			}
+		}
+		if err := siteSettings(getenv, cfg.SiteURL); err != nil {
+			return err
 		}
 		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err

@@ -123,17 +123,8 @@ func get(t testing.TB, u string) (*http.Response, string) {
 
 var (
 	textareaPattern = regexp.MustCompile(`(?s)<textarea[^>]*name=body[^>]*>(.*?)</textarea>`)
-	previewPattern  = regexp.MustCompile(`(?s)data-preview=body>(.*?)<div class=signature>`)
 	hiddenPattern   = regexp.MustCompile(`<input type=hidden name=(\w+) value=([^>]*)>`)
-	tagPattern      = regexp.MustCompile(`<[^>]+>`)
 )
-
-// plainPreview turns the preview's HTML into the text a reader sees.
-func plainPreview(s string) string {
-	s = strings.ReplaceAll(s, "<br>", "\n")
-	s = strings.ReplaceAll(s, "</p>", "\n\n")
-	return strings.TrimSpace(html.UnescapeString(tagPattern.ReplaceAllString(s, "")))
-}
 
 func TestServeSignAndSend(t *testing.T) {
 	mg := mailguntest.New()
@@ -145,13 +136,34 @@ func TestServeSignAndSend(t *testing.T) {
 		t.Fatalf("GET / = %d", resp.StatusCode)
 	}
 	textarea := textareaPattern.FindStringSubmatch(page)
-	preview := previewPattern.FindStringSubmatch(page)
-	if textarea == nil || preview == nil {
-		t.Fatalf("the page has no letter field or preview:\n%s", page)
+	if textarea == nil {
+		t.Fatalf("the page has no letter field:\n%s", page)
 	}
 	body := html.UnescapeString(textarea[1])
-	if got := plainPreview(preview[1]); got != body {
-		t.Fatalf("the preview and the editable letter differ:\npreview: %q\nfield:   %q", got, body)
+	// The editable letter is the letter the handler merges: the same text
+	// once the words shown for merge fields ("[your city]") are turned back
+	// into the letter's placeholders, as the handler does.
+	_, raw := get(t, inst.URL+"/letters/family-separation/index.json")
+	var published struct {
+		Body         string            `json:"body"`
+		Placeholders map[string]string `json:"placeholders"`
+	}
+	if err := json.Unmarshal([]byte(raw), &published); err != nil {
+		t.Fatal(err)
+	}
+	if len(published.Placeholders) == 0 || published.Placeholders["city"] != "[your city]" {
+		t.Errorf("the letter's placeholders = %v, want city as [your city]", published.Placeholders)
+	}
+	back := body
+	for name, words := range published.Placeholders {
+		back = strings.ReplaceAll(back, words, "{{"+name+"}}")
+	}
+	if back != published.Body || strings.Contains(body, "{{") {
+		t.Fatalf("the editable letter is not the published one, in plain words:\nfield:     %q\npublished: %q", body, published.Body)
+	}
+	// Its signature block shows the merge fields as plain words too.
+	if !strings.Contains(page, ">[your city]</mark>") {
+		t.Errorf("the letter's signature block does not show [your city]")
 	}
 	// Post the form as a browser would: every field the page has.
 	form := url.Values{"body": {body}}
@@ -214,14 +226,30 @@ func TestServeSignAndSendInSpanish(t *testing.T) {
 		t.Fatalf("GET /es/ = %d, or not in Spanish", resp.StatusCode)
 	}
 	textarea := textareaPattern.FindStringSubmatch(page)
-	preview := previewPattern.FindStringSubmatch(page)
 	subject := subjectPattern.FindStringSubmatch(page)
-	if textarea == nil || preview == nil || subject == nil {
-		t.Fatalf("the Spanish page has no letter field, subject or preview:\n%s", page)
+	if textarea == nil || subject == nil {
+		t.Fatalf("the Spanish page has no letter field or subject:\n%s", page)
 	}
 	body := html.UnescapeString(textarea[1])
-	if got := plainPreview(preview[1]); got != body {
-		t.Fatalf("the Spanish preview and the editable letter differ:\npreview: %q\nfield:   %q", got, body)
+	// The editable letter is the Spanish letter the handler merges, its
+	// merge fields in Spanish plain words ("[su ciudad]").
+	_, raw := get(t, inst.URL+"/es/letters/family-separation/index.json")
+	var published struct {
+		Body         string            `json:"body"`
+		Placeholders map[string]string `json:"placeholders"`
+	}
+	if err := json.Unmarshal([]byte(raw), &published); err != nil {
+		t.Fatal(err)
+	}
+	if published.Placeholders["city"] != "[su ciudad]" {
+		t.Errorf("the Spanish letter's placeholders = %v, want city as [su ciudad]", published.Placeholders)
+	}
+	back := body
+	for name, words := range published.Placeholders {
+		back = strings.ReplaceAll(back, words, "{{"+name+"}}")
+	}
+	if back != published.Body || strings.Contains(body, "{{") {
+		t.Fatalf("the Spanish editable letter is not the published one:\nfield:     %q\npublished: %q", body, published.Body)
 	}
 	form := url.Values{"body": {body}, "subject": {html.UnescapeString(subject[1])}}
 	for _, m := range hiddenPattern.FindAllStringSubmatch(page, -1) {

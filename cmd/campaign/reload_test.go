@@ -446,12 +446,12 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 	const edited = "I am writing, as a parent, to voice my concern"
 	editFile(t, file, func(s string) string { return strings.Replace(s, seedSentence, edited, 1) })
 	waitFor(t, ctx, "the page to reload with the edit",
-		`!window.loadedBeforeEdit && document.querySelector("[data-preview=body]").textContent.includes(`+jsQuote(edited)+`)`)
+		`!window.loadedBeforeEdit && document.querySelector("textarea#body").value.includes(`+jsQuote(edited)+`)`)
 
 	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "The letter"`, `title: [oops`, 1) })
 	waitFor(t, ctx, "the error on the page",
 		`document.querySelector("#campaign-rebuild-error[role=alert]").textContent.includes(`+jsQuote(letterFile)+`)`)
-	if !strings.Contains(jsString(t, ctx, `document.querySelector("[data-preview=body]").textContent`), edited) {
+	if !strings.Contains(jsString(t, ctx, `document.querySelector("textarea#body").value`), edited) {
 		t.Error("under the error the page is not the last good one")
 	}
 	// The banner is checked by axe-core when it is there (its absence

@@ -32,13 +32,18 @@ func (t Target) Placeholder() bool {
 // Letter is a letter as Hugo published it: the one source the handler merges
 // from. Body and Signature hold merge fields as {{field}} placeholders.
 type Letter struct {
-	ID        string   `json:"id"`
-	Campaign  string   `json:"campaign"`
-	Title     string   `json:"title"`
-	Subject   string   `json:"subject"`
-	Targets   []Target `json:"targets"`
-	Body      string   `json:"body"`
-	Signature string   `json:"signature"`
+	ID       string   `json:"id"`
+	Campaign string   `json:"campaign"`
+	Title    string   `json:"title"`
+	Subject  string   `json:"subject"`
+	Targets  []Target `json:"targets"`
+	Body     string   `json:"body"`
+	// Placeholders are the words each merge field shows the supporter in
+	// the editable letter, by field name ("city": "[your city]"): a body
+	// the supporter posts carries them, and Merge fills them in as it
+	// fills {{city}}.
+	Placeholders map[string]string `json:"placeholders"`
+	Signature    string            `json:"signature"`
 	// ThanksURL is where a supporter lands after signing.
 	ThanksURL string `json:"thanks_url"`
 	// URL is the page that shows the letter's form.

@@ -22,7 +22,19 @@ func Merge(l *Letter, s *Signer) []Message {
 	if s.Body != "" {
 		body = s.Body
 	}
+	// The words the page showed for a merge field ("[your city]") merge as
+	// its {{city}} does, so the supporter's letter says what they read.
+	var words []string
+	for name, w := range l.Placeholders {
+		if w != "" {
+			words = append(words, w, "{{"+name+"}}")
+		}
+	}
+	spell := strings.NewReplacer(words...)
 	fill := func(text string) string {
+		if len(words) > 0 {
+			text = spell.Replace(text)
+		}
 		return placeholderPattern.ReplaceAllStringFunc(text, func(m string) string {
 			name := m[2 : len(m)-2]
 			if name == FullName {

@@ -16,9 +16,10 @@ func testLetter() *Letter {
 			{Name: "A. One", Email: "one@gov.example", Salutation: "Dear Ms. One,"},
 			{Name: "B. Two", Email: "two@gov.example", Salutation: "Dear Mr. Two,"},
 		},
-		Body:      "As a resident of {{city}}, I ask you to act.\n\nThank you.",
-		Signature: "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
-		Form:      Form{States: []State{{Code: "IL", Name: "Illinois"}, {Code: "NY", Name: "New York"}}},
+		Body:         "As a resident of {{city}}, I ask you to act.\n\nThank you.",
+		Placeholders: map[string]string{"city": "[your city]", "first_name": "[your first name]", "full_name": "[your name]"},
+		Signature:    "Sincerely,\n\n{{first_name}} {{last_name}}\n{{address}}\n{{city}}, {{state}} {{zip}}",
+		Form:         Form{States: []State{{Code: "IL", Name: "Illinois"}, {Code: "NY", Name: "New York"}}},
 		Pages: Pages{Error: "<!doctype html><p>error page</p>", Already: "<!doctype html><p>already</p>",
 			Confirm: "<!doctype html><p>confirm</p>", Expired: "<!doctype html><p>expired</p>"},
 		InboxURL: "/check-your-inbox/",
@@ -39,6 +40,9 @@ func TestMerge(t *testing.T) {
 		}, "My subject", "My own words.\nOn two lines."},
 		{"edited body with a merge field", func(s *Signer) { s.Body = "From {{first_name}} in {{state}}." },
 			"Published subject", "From Ana in IL."},
+		{"edited body with the words the page showed for merge fields", func(s *Signer) {
+			s.Body = "I am [your name] of [your city]; [your first name] for short. [your cit] stays."
+		}, "Published subject", "I am Ana García of Springfield; Ana for short. [your cit] stays."},
 		{"unknown placeholder stays as typed", func(s *Signer) { s.Body = "Price: {{not_a_field}} {x}" },
 			"Published subject", "Price: {{not_a_field}} {x}"},
 	}

@@ -1,6 +1,6 @@
 // campaign.js: progressive enhancement of the sign-and-send form. Without
 // it the plain form post and the handler's HTML error page do the same job.
-// With it: the letter preview follows what the supporter types, a draft
+// With it: the letter's signature block follows what the supporter types, a draft
 // survives reloads (sessionStorage), and the form is sent as JSON by fetch
 // with errors shown beside their fields, never losing a character.
 (function () {
@@ -17,6 +17,30 @@
       a.setAttribute("href", h.slice(0, -rel.length) + encodeURIComponent(location.origin) + rel);
     }
   });
+
+  // The share block (thank-you page): the browser's own share sheet where
+  // there is one, and a button that copies the campaign's address.
+  var shareJS = d.querySelector(".share-js");
+  var shareList = d.querySelector("[data-share]");
+  if (shareJS && shareList) {
+    var link = new URL(shareList.getAttribute("data-share"), location.href).href;
+    var said = shareJS.querySelector(".copied");
+    var native = shareJS.querySelector(".native");
+    var sdata = { title: shareJS.dataset.title, text: shareJS.dataset.text, url: link };
+    if (navigator.share && (!navigator.canShare || navigator.canShare(sdata))) {
+      native.hidden = false;
+      native.addEventListener("click", function () {
+        navigator.share(sdata).catch(function () { /* dismissed: nothing to do */ });
+      });
+    }
+    shareJS.querySelector(".copy").addEventListener("click", function () {
+      var done = function () { said.textContent = shareJS.dataset.copied; };
+      var fail = function () { said.textContent = shareJS.dataset.copyFailed; };
+      if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(link).then(done, fail);
+      else fail();
+    });
+    shareJS.hidden = false;
+  }
 
   // The count's image (count.html): its alt text gets the numbers the
   // image shows (its <title>); when it cannot be drawn, it goes.
@@ -36,11 +60,7 @@
   var el = form.elements, ds = form.dataset;
   var status = d.getElementById("form-status");
   var button = form.querySelector("button[type=submit]");
-  var subjectOut = d.querySelector("[data-preview=subject]");
-  var bodyOut = d.querySelector("[data-preview=body]");
-  var sig = bodyOut && bodyOut.querySelector(".signature");
-  var original = bodyOut ? Array.prototype.slice.call(bodyOut.childNodes) : [];
-  var defaults = {}; // merge field name -> the label the preview shows when empty
+  var defaults = {}; // merge field name -> the words ("[your city]") shown when empty
   each(d.querySelectorAll("mark[data-field]"), function (m) { defaults[m.dataset.field] = m.textContent; });
 
   var key = "campaign-draft:" + location.pathname + ":" + el.letter.value;
@@ -77,44 +97,8 @@
   function fillMarks() {
     each(d.querySelectorAll("mark[data-field]"), function (m) {
       var name = m.dataset.field;
-      m.textContent = value(name) || defaults[name] || "{{" + name + "}}";
+      m.textContent = value(name) || defaults[name];
     });
-  }
-
-  // The body as the handler merges it: paragraphs split by blank lines,
-  // line breaks kept, {{name}} placeholders filled.
-  function renderBody() {
-    if (!bodyOut) return;
-    var text = el.body.value.replace(/\r\n?/g, "\n").trim();
-    while (bodyOut.firstChild) bodyOut.removeChild(bodyOut.firstChild);
-    if (!text || text === el.body.defaultValue.trim()) {
-      // Unchanged (or empty, when the published letter is sent): the editor's own rendering.
-      each(original, function (n) { bodyOut.appendChild(n); });
-    } else {
-      text.split(/\n{2,}/).forEach(function (para) {
-        var p = d.createElement("p");
-        para.split("\n").forEach(function (line, i) {
-          if (i) p.appendChild(d.createElement("br"));
-          line.split(/\{\{([a-z_]+)\}\}/).forEach(function (part, j) {
-            if (j % 2) {
-              var m = d.createElement("mark");
-              m.className = "field";
-              m.dataset.field = part;
-              p.appendChild(m);
-            } else if (part) {
-              p.appendChild(d.createTextNode(part));
-            }
-          });
-        });
-        bodyOut.appendChild(p);
-      });
-      if (sig) bodyOut.appendChild(sig);
-    }
-    fillMarks();
-  }
-
-  function renderSubject() {
-    if (subjectOut) subjectOut.textContent = el.subject.value.trim() || el.subject.defaultValue;
   }
 
   function clearErrors() {
@@ -194,18 +178,30 @@
     if (v && el[n] && !el[n].value) el[n].value = v.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100);
   });
 
-  restore();
-  renderSubject();
-  renderBody();
+  // The letter's field grows with its text, so it reads as a letter
+  // rather than a box to scroll (without the script: 16 rows).
+  var body = el.body;
+  function grow() {
+    if (!body) return;
+    body.style.height = "auto";
+    body.style.height = body.scrollHeight + 2 + "px";
+  }
 
-  form.addEventListener("input", function (ev) {
-    var t = ev.target;
-    if (t === el.body) renderBody();
-    else if (t === el.subject) renderSubject();
-    else fillMarks();
+  restore();
+  fillMarks();
+  grow();
+  window.addEventListener("resize", grow);
+
+  // The letter's subject and body are the form's controls but sit outside
+  // it (form="sign-form"): their events reach the document, not the form.
+  var owned = function (t) { return t && t.form === form; };
+  d.addEventListener("input", function (ev) {
+    if (!owned(ev.target)) return;
+    if (ev.target === body) grow();
+    fillMarks();
     save();
   });
-  form.addEventListener("change", save);
+  d.addEventListener("change", function (ev) { if (owned(ev.target)) save(); });
 
   // The server validates and answers with every problem at once; the
   // browser's own bubbles would show them one at a time and unannounced.
