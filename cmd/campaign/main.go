@@ -125,6 +125,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The count needs the function's database: shown when the build
 		// sees DATABASE_URL too.
 		count := getenv("DATABASE_URL") != ""
+		// The editor's mistakes first, all of them, each with its file:
+		// Netlify then refuses the deploy instead of a function that
+		// refuses every supporter.
+		check := checkCampaign(*site, deployContext == "production")
+		for _, w := range check.warnings {
+			fmt.Fprintln(stderr, "campaign: warning:", w)
+		}
+		if err := check.err(); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
 		if err := buildSite(*site, *public, deployContext, siteKey, count); err != nil {
 			return err
 		}
@@ -161,6 +171,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if port := getenv("PORT"); port != "" {
 				*addr = ":" + port
 			}
+		}
+		// Placeholder addresses are warned about once the letters load.
+		if err := checkCampaign(*site, false).err(); err != nil {
+			return fmt.Errorf("serve: %w", err)
 		}
 		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err

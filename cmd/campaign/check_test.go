@@ -1,0 +1,175 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyProject copies the campaign's editable parts (site/, content/,
+// layouts/) into a temp folder, a project of its own to spoil.
+func copyProject(t testing.TB) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, dir := range []string{"site", "content", "layouts"} {
+		src := filepath.Join(repoRoot(t), dir)
+		err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(repoRoot(t), path)
+			if d.IsDir() {
+				if d.Name() == "resources" || d.Name() == ".hugo_build.lock" {
+					return fs.SkipDir
+				}
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// edit rewrites a file of the project: old must be there.
+func edit(t testing.TB, proj, file, old, new string) {
+	t.Helper()
+	path := filepath.Join(proj, file)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(raw), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t testing.TB, proj, file, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(proj, file)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, file), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// campaignIn runs the real binary in the project folder proj.
+func campaignIn(t testing.TB, proj string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = proj
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CAMPAIGN_DATA_DIR=" + t.TempDir()}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+const seed = "content/letters/family-separation.md"
+
+// Each mistake an editor can make fails `campaign build` (what Netlify
+// runs) with a sentence that names the file and, where there is one, the line.
+func TestBuildRefusesABrokenCampaign(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		spoil func(t *testing.T, proj string)
+		want  []string // in the output, besides "nothing was built"
+	}{
+		{"a letter without targets", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "targets:", "old_targets:")
+		}, []string{seed + ": the letter has no targets"}},
+		{"a target without a valid address", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "email: secretary@dhs.example", "email: secretary at dhs")
+		}, []string{seed + ":26: target 2 (Kirstjen Nielsen) has no valid email address (\"secretary at dhs\")"}},
+		{"a target without a salutation", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, `    salutation: "Dear Secretary Nielsen,"`+"\n", "")
+		}, []string{seed + ":23: target 2 (Kirstjen Nielsen) has no salutation"}},
+		{"an unknown merge field", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "{{< field city >}}", "{{< field town >}}")
+		}, []string{seed + ":47: unknown merge field \"town\""}},
+		{"a misspelled placeholder", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "I am writing", "I, {{first_nam}}, am writing")
+		}, []string{seed + ":29: unknown merge field {{first_nam}}"}},
+		{"a letter without an id", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "id: family-separation\n", "")
+		}, []string{seed + ": the letter has no id: add `id: family-separation`"}},
+		{"an id that is no letter id", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "id: family-separation", "id: Family Separation")
+		}, []string{seed + ":3: id \"Family Separation\" is not a letter id: use lower-case letters"}},
+		{"a duplicate id", nil, func(t *testing.T, p string) {
+			raw, _ := os.ReadFile(filepath.Join(p, seed))
+			write(t, p, "content/letters/second.md", string(raw))
+		}, []string{"content/letters/second.md:3: id \"family-separation\" is already the id of " + seed + ":3"}},
+		{"a page naming a letter that does not exist", nil, func(t *testing.T, p string) {
+			edit(t, p, "content/_index.md", "letter: family-separation", "letter: family-separaton")
+		}, []string{"content/_index.md:5: letter \"family-separaton\" does not exist: the letters are \"family-separation\""}},
+		{"a missing translation", nil, func(t *testing.T, p string) {
+			edit(t, p, "site/i18n/en.yaml", `send: "Sign and send the letter"`+"\n", "")
+			write(t, p, "site/i18n/fr.yaml", `send: "Signer et envoyer la lettre"`+"\n")
+		}, []string{"site/i18n/en.yaml: no translation for \"send\" (fr.yaml has it on line 1)",
+			"site/i18n/fr.yaml: no translation for \"back_to_campaign\" (en.yaml has it on line"}},
+		{"a language without translations", nil, func(t *testing.T, p string) {
+			edit(t, p, "site/hugo.toml", "[module]", "[languages.en]\n  weight = 1\n[languages.fr]\n  weight = 2\n\n[module]")
+		}, []string{"site/hugo.toml: the site offers the language \"fr\" but has no translations for it: add site/i18n/fr.yaml"}},
+		{"a passage for a target the letter does not have", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, `{{< only "Kirstjen Nielsen" >}}`, `{{< only "Kirstjen Nielson" >}}`)
+		}, []string{seed + ":", `{{< only "Kirstjen Nielson" >}} names no target of this letter: the targets are "Donald J. Trump", "Kirstjen Nielsen"`}},
+		{"a passage never closed", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, `{{< /only >}}`, ``)
+		}, []string{seed + ":", "inside another", "is never closed"}},
+		{"a placeholder address in production", []string{"CONTEXT=production"}, func(t *testing.T, p string) {
+		}, []string{seed + ":22: target 1 (Donald J. Trump) is still at the placeholder address president@whitehouse.example: set the real one before a production deploy",
+			seed + ":26: target 2 (Kirstjen Nielsen) is still at the placeholder address"}},
+		{"several mistakes at once", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "email: secretary@dhs.example", "email: ")
+			edit(t, p, seed, "{{< field zip >}}", "{{< field zipcode >}}")
+		}, []string{"2 problems", seed + ":26: target 2", seed + ":47: unknown merge field \"zipcode\""}},
+		{"Hugo's own error keeps its file and line", nil, func(t *testing.T, p string) {
+			edit(t, p, "layouts/page.html", "{{ .Content }}", "{{ .Content }\n")
+		}, []string{"layouts/page.html:4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proj := copyProject(t)
+			tt.spoil(t, proj)
+			out, err := campaignIn(t, proj, tt.env, "build", "-public", filepath.Join(t.TempDir(), "public"), "-function", "")
+			if err == nil {
+				t.Fatalf("campaign build succeeded:\n%s", out)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("the output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// Outside production a placeholder address is a warning that names its
+// line, and the build goes on.
+func TestBuildWarnsOfPlaceholdersOutsideProduction(t *testing.T) {
+	proj := copyProject(t)
+	public := filepath.Join(t.TempDir(), "public")
+	out, err := campaignIn(t, proj, []string{"CONTEXT=deploy-preview"}, "build", "-public", public, "-function", "")
+	if err != nil {
+		t.Fatalf("campaign build: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning: "+seed+":22: target 1 (Donald J. Trump) is still at the placeholder address") {
+		t.Errorf("no warning naming the placeholder's line:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(public, "index.html")); err != nil {
+		t.Error(err)
+	}
+}
