@@ -92,16 +92,16 @@ func TestBuildRefusesABrokenCampaign(t *testing.T) {
 		}, []string{seed + ": the letter has no targets"}},
 		{"a target without a valid address", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "email: secretary@dhs.example", "email: secretary at dhs")
-		}, []string{seed + ":26: target 2 (Kirstjen Nielsen) has no valid email address (\"secretary at dhs\")"}},
+		}, []string{seed + ":25: target 2 (Kirstjen Nielsen) has no valid email address (\"secretary at dhs\")"}},
 		{"a target without a salutation", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, `    salutation: "Dear Secretary Nielsen,"`+"\n", "")
 		}, []string{seed + ":23: target 2 (Kirstjen Nielsen) has no salutation"}},
 		{"an unknown merge field", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "{{< field city >}}", "{{< field town >}}")
-		}, []string{seed + ":47: unknown merge field \"town\""}},
+		}, []string{seed + ":51: unknown merge field \"town\""}},
 		{"a misspelled placeholder", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "I am writing", "I, {{first_nam}}, am writing")
-		}, []string{seed + ":29: unknown merge field {{first_nam}}"}},
+		}, []string{seed + ":28: unknown merge field {{first_nam}}"}},
 		{"a letter without an id", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "id: family-separation\n", "")
 		}, []string{seed + ": the letter has no id: add `id: family-separation`"}},
@@ -127,18 +127,21 @@ func TestBuildRefusesABrokenCampaign(t *testing.T) {
 			edit(t, p, seed, `{{< only "Kirstjen Nielsen" >}}`, `{{< only "Kirstjen Nielson" >}}`)
 		}, []string{seed + ":", `{{< only "Kirstjen Nielson" >}} names no target of this letter: the targets are "Donald J. Trump", "Kirstjen Nielsen"`}},
 		{"a passage never closed", nil, func(t *testing.T, p string) {
-			edit(t, p, seed, `{{< /only >}}`, ``)
-		}, []string{seed + ":", "inside another", "is never closed"}},
+			edit(t, p, seed, "{{< /only >}}\n\nFamily", "\n\nFamily")
+		}, []string{seed + ":38: {{< only … >}} is never closed"}},
+		{"a passage inside another", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "{{< /only >}}\n\n{{< only", "\n\n{{< only")
+		}, []string{seed + ":38: {{< only … >}} inside another (opened on line 34)"}},
 		{"a placeholder address in production", []string{"CONTEXT=production"}, func(t *testing.T, p string) {
-		}, []string{seed + ":22: target 1 (Donald J. Trump) is still at the placeholder address president@whitehouse.example: set the real one before a production deploy",
-			seed + ":26: target 2 (Kirstjen Nielsen) is still at the placeholder address"}},
+		}, []string{seed + ":21: target 1 (Donald J. Trump) is still at the placeholder address president@whitehouse.example: set the real one before a production deploy",
+			seed + ":25: target 2 (Kirstjen Nielsen) is still at the placeholder address"}},
 		{"several mistakes at once", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "email: secretary@dhs.example", "email: ")
 			edit(t, p, seed, "{{< field zip >}}", "{{< field zipcode >}}")
-		}, []string{"2 problems", seed + ":26: target 2", seed + ":47: unknown merge field \"zipcode\""}},
+		}, []string{"2 problems", seed + ":25: target 2", seed + ":51: unknown merge field \"zipcode\""}},
 		{"Hugo's own error keeps its file and line", nil, func(t *testing.T, p string) {
 			edit(t, p, "layouts/page.html", "{{ .Content }}", "{{ .Content }\n")
-		}, []string{"layouts/page.html:4"}},
+		}, []string{"page.html:4: unexpected"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +169,7 @@ func TestBuildWarnsOfPlaceholdersOutsideProduction(t *testing.T) {
 	if err != nil {
 		t.Fatalf("campaign build: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "warning: "+seed+":22: target 1 (Donald J. Trump) is still at the placeholder address") {
+	if !strings.Contains(out, "warning: "+seed+":21: target 1 (Donald J. Trump) is still at the placeholder address") {
 		t.Errorf("no warning naming the placeholder's line:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(public, "index.html")); err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"campaignkit/bench/loadtest"
+	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
 )
 
@@ -64,6 +65,7 @@ type instance struct {
 
 // serveOpts says how to start one.
 type serveOpts struct {
+	Root    string // the project to serve; default the repository
 	DataDir string
 	Public  string
 	Env     []string
@@ -79,7 +81,10 @@ func startServe(t testing.TB, o serveOpts) *instance {
 	if o.Public == "" {
 		o.Public = filepath.Join(t.TempDir(), "public")
 	}
-	p, err := loadtest.Start(loadtest.Options{Binary: binary, Root: repoRoot(t), DataDir: o.DataDir, Public: o.Public, Env: o.Env})
+	if o.Root == "" {
+		o.Root = repoRoot(t)
+	}
+	p, err := loadtest.Start(loadtest.Options{Binary: binary, Root: o.Root, DataDir: o.DataDir, Public: o.Public, Env: o.Env})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,10 +186,16 @@ func TestServeSignAndSend(t *testing.T) {
 	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
 	})
+	letters, err := letter.Load(os.DirFS(inst.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := letters["family-separation"]
 	for i, name := range []string{"president", "secretary"} {
 		text := msgs[i].Get("text")
-		// The words sent are the words on the page.
-		if !strings.Contains(text, "\n\n"+body+"\n\n") {
+		// The words sent are the words on the page, with the passages
+		// for this target only.
+		if !strings.Contains(text, "\n\n"+letter.BodyFor(published.Passages, body, published.Targets[i].Name)+"\n\n") {
 			t.Errorf("%s: the sent text does not carry the page's letter word for word:\n%s", name, text)
 		}
 		golden(t, filepath.Join("testdata", "golden", name+".txt"), text)
