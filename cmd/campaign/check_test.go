@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,3 +178,88 @@ func TestBuildWarnsOfPlaceholdersOutsideProduction(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// `campaign new letter <id>` makes a letter from the archetype that explains
+// every field the templates read, refuses an id in use or one the handler
+// would not take, and the new letter builds: its placeholder target warns
+// outside production and does not fail the build.
+func TestNewLetter(t *testing.T) {
+	proj := copyProject(t)
+	out, err := campaignIn(t, proj, nil, "new", "letter", "asylum-now")
+	if err != nil {
+		t.Fatalf("campaign new letter: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "created content/letters/asylum-now.md") {
+		t.Errorf("the output does not name the new file:\n%s", out)
+	}
+	raw, err := os.ReadFile(filepath.Join(proj, "content/letters/asylum-now.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	if !strings.Contains(text, "\nid: asylum-now\n") {
+		t.Errorf("the new letter's id is not its file's name:\n%s", text)
+	}
+	// Every front-matter field a template reads is in the archetype, each
+	// after a comment that explains it.
+	var params []string
+	filepath.WalkDir(filepath.Join(repoRoot(t), "layouts"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			raw, _ := os.ReadFile(path)
+			for _, m := range paramPattern.FindAllStringSubmatch(string(raw), -1) {
+				// A letter's own, not the site's (site.Params) or the
+				// campaign page's choice of letter.
+				if !strings.HasPrefix(m[0], "site") && m[1] != "letter" && !slices.Contains(params, m[1]) {
+					params = append(params, m[1])
+				}
+			}
+		}
+		return err
+	})
+	if len(params) < 5 {
+		t.Fatalf("found only %v read by the templates", params)
+	}
+	lines := strings.Split(text, "\n")
+	for _, p := range params {
+		i := slices.IndexFunc(lines, func(l string) bool {
+			return strings.HasPrefix(strings.TrimLeft(l, " #-"), p+":")
+		})
+		// A comment line explains it: the field's own (commented out, like
+		// `# goal: 10000`) or the line before.
+		if i < 1 || !strings.HasPrefix(lines[i], "#") && !strings.HasPrefix(lines[i-1], "#") {
+			t.Errorf("the archetype does not explain %q", p)
+		}
+	}
+	for _, p := range []string{"title", "name", "email", "salutation"} {
+		if !strings.Contains(text, " "+p+": ") {
+			t.Errorf("the archetype has no %q", p)
+		}
+	}
+	for _, tt := range []struct{ args, want string }{
+		{"asylum-now", "content/letters/asylum-now.md already exists"},
+		{"family-separation", "content/letters/family-separation.md already exists"},
+		{"Asylum_Now", `"Asylum_Now" cannot be a letter's id: use lower-case letters a-z, digits and dashes`},
+		{"-x", "cannot be a letter's id"},
+	} {
+		out, err := campaignIn(t, proj, nil, "new", "letter", tt.args)
+		if err == nil || !strings.Contains(out, tt.want) {
+			t.Errorf("new letter %s: %v, output lacks %q:\n%s", tt.args, err, tt.want, out)
+		}
+	}
+	public := filepath.Join(t.TempDir(), "public")
+	out, err = campaignIn(t, proj, nil, "build", "-public", public, "-function", "")
+	if err != nil {
+		t.Fatalf("the new letter does not build: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning: content/letters/asylum-now.md:") || !strings.Contains(out, "placeholder address") {
+		t.Errorf("no warning for the new letter's placeholder target:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(public, "letters/asylum-now/index.html")); err != nil {
+		t.Errorf("the new letter has no page: %v", err)
+	}
+	if _, err := campaignIn(t, proj, []string{"CONTEXT=production"}, "build", "-public", public, "-function", ""); err == nil {
+		t.Error("a production build took the new letter's placeholder target")
+	}
+}
+
+var paramPattern = regexp.MustCompile(`(?:site)?\.Params\.([a-z_]+)`)
