@@ -91,7 +91,7 @@ func checkCampaign(siteDir string, production bool) *campaignCheck {
 		if strings.HasPrefix(filepath.Base(f), "_index") {
 			continue
 		}
-		if l, ok := checkLetter(c, f, langs, production); ok && l.id != "" {
+		if l, ok := checkLetter(c, f, content, langs, production); ok && l.id != "" {
 			found = append(found, l)
 		}
 	}
@@ -299,7 +299,7 @@ var (
 )
 
 // checkLetter checks one letter's file.
-func checkLetter(c *campaignCheck, file string, langs map[string]bool, production bool) (letterSource, bool) {
+func checkLetter(c *campaignCheck, file, content string, langs map[string]bool, production bool) (letterSource, bool) {
 	l := letterSource{file: file}
 	name := strings.TrimSuffix(filepath.Base(file), ".md")
 	if i := strings.LastIndex(name, "."); i > 0 && langs[name[i+1:]] {
@@ -325,6 +325,9 @@ func checkLetter(c *campaignCheck, file string, langs map[string]bool, productio
 	l.name = name
 	if s, line := yamlGet(fm.root, "subject"); scalar(s) == "" {
 		c.problem(file, line, "the letter has no subject: add `subject: \"…\"` to its front matter")
+	}
+	if n, line := yamlGet(fm.root, "thanks"); line > 0 && !pageExists(content, scalar(n)) {
+		c.problem(file, line, "thanks: %q is no page under content/ (like /thanks for content/thanks.md)", scalar(n))
 	}
 	targets, tLine := yamlGet(fm.root, "targets")
 	var names []string
@@ -439,6 +442,21 @@ func quoteAll(s []string) string {
 	return strings.Join(q, ", ")
 }
 
+// pageExists reports whether a page path (as site.GetPage takes it) is a
+// page under content.
+func pageExists(content, page string) bool {
+	page = strings.Trim(page, "/")
+	if page == "" {
+		return false
+	}
+	for _, f := range []string{page + ".md", filepath.Join(page, "index.md"), filepath.Join(page, "_index.md")} {
+		if _, err := os.Stat(filepath.Join(content, filepath.FromSlash(f))); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // checkPagesNameLetters holds each page's `letter:` to a letter that
 // exists (in the page's language, when there is one of its own).
 func checkPagesNameLetters(c *campaignCheck, content string, langs map[string]bool, letters map[string]map[string]letterSource) {
@@ -451,6 +469,9 @@ func checkPagesNameLetters(c *campaignCheck, content string, langs map[string]bo
 		}
 		n, line := yamlGet(fm.root, "letter")
 		if line == 0 {
+			if strings.HasPrefix(filepath.Base(f), "_index") {
+				c.problem(f, 0, "the campaign page names no letter to feature: add `letter: <id>` to its front matter")
+			}
 			continue
 		}
 		id := scalar(n)

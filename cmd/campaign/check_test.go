@@ -117,6 +117,12 @@ func TestBuildRefusesABrokenCampaign(t *testing.T) {
 		{"a page naming a letter that does not exist", nil, func(t *testing.T, p string) {
 			edit(t, p, "content/_index.md", "letter: family-separation", "letter: family-separaton")
 		}, []string{"content/_index.md:5: letter \"family-separaton\" does not exist: the letters are \"family-separation\""}},
+		{"a campaign page without a letter", nil, func(t *testing.T, p string) {
+			edit(t, p, "content/_index.md", "letter: family-separation\n", "")
+		}, []string{"content/_index.md: the campaign page names no letter to feature"}},
+		{"a thank-you page that does not exist", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "confirm: true", "thanks: /thank-you\nconfirm: true")
+		}, []string{seed + ":7: thanks: \"/thank-you\" is no page under content/"}},
 		{"a missing translation", nil, func(t *testing.T, p string) {
 			edit(t, p, "site/i18n/en.yaml", `send: "Sign and send the letter"`+"\n", "")
 			write(t, p, "site/i18n/fr.yaml", `send: "Signer et envoyer la lettre"`+"\n")

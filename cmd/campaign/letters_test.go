@@ -30,7 +30,8 @@ func pageForm(t *testing.T, page, email string) url.Values {
 	return form
 }
 
-func postForm(t *testing.T, u string, form url.Values) {
+// postForm posts the form and returns where the answer sends the supporter.
+func postForm(t *testing.T, u string, form url.Values) string {
 	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.PostForm(u+"/api/sign", form)
@@ -41,12 +42,14 @@ func postForm(t *testing.T, u string, form url.Values) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /api/sign = %d", resp.StatusCode)
 	}
+	return resp.Header.Get("Location")
 }
 
 const secondLetter = `---
 title: "Restore asylum at the border"
 id: asylum
 subject: "Restore asylum at the border"
+thanks: /thanks-asylum
 targets:
   - name: Alejandro Mayorkas
     title: Secretary of Homeland Security
@@ -68,6 +71,7 @@ Sincerely,
 func TestSecondLetterSendsItsOwnLetter(t *testing.T) {
 	proj := copyProject(t)
 	write(t, proj, "content/letters/asylum.md", secondLetter)
+	write(t, proj, "content/thanks-asylum.md", "---\ntitle: Thank you for standing up for asylum\n---\nYour letter is on its way.\n")
 	mg := mailguntest.New()
 	defer mg.Close()
 	inst := startServe(t, serveOpts{Root: proj, Env: append(mailgunEnv(mg), noConfirm)})
@@ -83,7 +87,10 @@ func TestSecondLetterSendsItsOwnLetter(t *testing.T) {
 	if form.Get("letter") != "asylum" {
 		t.Fatalf("the second letter's form posts letter=%q", form.Get("letter"))
 	}
-	postForm(t, inst.URL, form)
+	// Its own thank-you page, named in its front matter.
+	if to := postForm(t, inst.URL, form); to != "/thanks-asylum/" {
+		t.Errorf("the second letter's signer is sent to %q, want its own /thanks-asylum/", to)
+	}
 	msgs := mg.WaitFor(1, 20*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("stand-in got %d messages, want 1\n%s", len(msgs), inst.Logs())

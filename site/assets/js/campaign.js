@@ -40,6 +40,10 @@
   var bodyOut = d.querySelector("[data-preview=body]");
   var sig = bodyOut && bodyOut.querySelector(".signature");
   var original = bodyOut ? Array.prototype.slice.call(bodyOut.childNodes) : [];
+  // The marker lines of passages for some officials only, to mark them again
+  // in the preview of an edited letter.
+  var markers = {};
+  each(bodyOut ? bodyOut.querySelectorAll(".only-marker") : [], function (m) { markers[m.textContent] = true; });
   var defaults = {}; // merge field name -> the label the preview shows when empty
   each(d.querySelectorAll("mark[data-field]"), function (m) { defaults[m.dataset.field] = m.textContent; });
 
@@ -93,6 +97,7 @@
     } else {
       text.split(/\n{2,}/).forEach(function (para) {
         var p = d.createElement("p");
+        if (markers[para.trim()]) p.className = "only-marker";
         para.split("\n").forEach(function (line, i) {
           if (i) p.appendChild(d.createElement("br"));
           line.split(/\{\{([a-z_]+)\}\}/).forEach(function (part, j) {
