@@ -5,6 +5,7 @@
 //	go run ./bench -only intake     one of intake, drain, crash, flood, pace, viral
 //	go run ./bench -only pace -database-url postgres://…   three processes, one pace
 //	go run ./bench -only viral      the viral day (only when asked for)
+//	go run ./bench -only letters    `campaign build` with 1,000 letters (only when asked for)
 package main
 
 import (
@@ -45,6 +46,7 @@ func main() {
 	viralHour := flag.Duration("viral-hour", 10*time.Second, "viral: real time that plays one hour of the day")
 	viralPeak := flag.Float64("viral-peak", 400, "viral: signatures a second at the peak")
 	viralConfirm := flag.Float64("viral-confirm", 0.8, "viral: share of signers who confirm")
+	nLetters := flag.Int("letters", 1000, "letters: how many letters the campaign has")
 	databaseURL := flag.String("database-url", "", "intake: run on Postgres instead of SQLite, in a throwaway database made on this database's server for each run; pace: its server")
 	flag.Parse()
 
@@ -64,6 +66,9 @@ func main() {
 	run("crash", func() error { return crash(*crashN) })
 	run("flood", func() error { return flood(*floodFor, *concurrency) })
 	run("pace", func() error { return pace(*databaseURL, *rate, 3, *paceFor) })
+	if *only == "letters" { // it builds the binary: only when asked for
+		run("letters", func() error { return letters(*nLetters, 3) })
+	}
 	if *only == "viral" { // minutes long: only when asked for
 		run("viral", func() error {
 			return viral(viralOptions{hour: *viralHour, peak: *viralPeak, rate: *rate, confirm: *viralConfirm})

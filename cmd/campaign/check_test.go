@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -269,3 +270,22 @@ func TestNewLetter(t *testing.T) {
 }
 
 var paramPattern = regexp.MustCompile(`(?:site)?\.Params\.([a-z_]+)`)
+
+// BenchmarkCheckCampaign1000 measures the checks alone on a campaign of
+// 1,000 letters (go test ./cmd/campaign -run - -bench CheckCampaign).
+func BenchmarkCheckCampaign1000(b *testing.B) {
+	proj := copyProject(b)
+	raw, err := os.ReadFile(filepath.Join(proj, seed))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 1; i < 1000; i++ {
+		id := fmt.Sprintf("letter-%04d", i)
+		write(b, proj, "content/letters/"+id+".md", strings.Replace(string(raw), "id: family-separation", "id: "+id, 1))
+	}
+	for b.Loop() {
+		if c := checkCampaign(filepath.Join(proj, "site"), false); c.err() != nil || len(c.warnings) != 2000 {
+			b.Fatalf("%v, %d warnings", c.err(), len(c.warnings))
+		}
+	}
+}
