@@ -498,3 +498,14 @@ func checkPagesNameLetters(c *campaignCheck, content string, langs map[string]bo
 		c.problem(f, line, "letter %q does not exist: the letters are %s (in content/letters/)", id, quoteAll(ids))
 	}
 }
+
+// letterErrorPattern finds the letter a published letter's problem is about
+// (letter.Validate's `letter "id": …`).
+var letterErrorPattern = regexp.MustCompile(`(?m)^letter "([a-z0-9-]+)": `)
+
+// nameLetterFiles starts each of the handler's complaints about a published
+// letter with the letter's file (content/letters/<id>.md, as the checks hold
+// ids to file names), for what only Hugo's output shows.
+func nameLetterFiles(err error) error {
+	return fmt.Errorf("%s", letterErrorPattern.ReplaceAllString(err.Error(), `content/letters/$1.md: letter "$1": `))
+}

@@ -148,6 +148,9 @@ func TestBuildRefusesABrokenCampaign(t *testing.T) {
 			edit(t, p, seed, "email: secretary@dhs.example", "email: ")
 			edit(t, p, seed, "{{< field zip >}}", "{{< field zipcode >}}")
 		}, []string{"2 problems", seed + ":25: target 2", seed + ":51: unknown merge field \"zipcode\""}},
+		{"what only the published letter shows names the letter's file", nil, func(t *testing.T, p string) {
+			edit(t, p, "site/data/form.yaml", "  - {name: zip, type: text, autocomplete: postal-code, required: true, maxlength: 10, inputmode: numeric}\n", "")
+		}, []string{seed + `: letter "family-separation": form field "zip" is required by the handler but missing from the form (site/data/form.yaml)`}},
 		{"Hugo's own error keeps its file and line", nil, func(t *testing.T, p string) {
 			edit(t, p, "layouts/page.html", "{{ .Content }}", "{{ .Content }\n")
 		}, []string{"page.html:4: unexpected"}},

@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		// A site whose letters the handler would refuse must not deploy.
 		if _, err := loadLetters(*public); err != nil {
-			return fmt.Errorf("build: %w", err)
+			return fmt.Errorf("build: %w", nameLetterFiles(err))
 		}
 		// Once per deploy, before its functions meet the database: they
 		// only check the schema (a cold start must not migrate).
