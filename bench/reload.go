@@ -203,7 +203,7 @@ func manyLetters(n, rounds int) error {
 	for i := 1; i < n; i++ {
 		id := fmt.Sprintf("letter-%04d", i)
 		text := strings.Replace(string(orig), "\nid: family-separation\n", "\nid: "+id+"\n", 1)
-		text = strings.Replace(text, `title: "The letter"`, fmt.Sprintf(`title: "Letter %d"`, i), 1)
+		text = strings.Replace(text, `title: "Protect children, end family separation"`, fmt.Sprintf(`title: "Letter %d"`, i), 1)
 		if err := os.WriteFile(filepath.Join(proj, "content", "letters", id+".md"), []byte(text), 0o644); err != nil {
 			return err
 		}

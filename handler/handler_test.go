@@ -174,7 +174,7 @@ func TestFormPostSendsOneLetterPerTarget(t *testing.T) {
 			"subject":    "Protect children, end family separation",
 			"o:tag":      "family-separation",
 			"o:tracking": "no",
-			"text":       want.salutation + "\n\n" + l.Body + "\n\n" + signature + "\n",
+			"text":       want.salutation + "\n\n" + letter.BodyFor(l.Passages, l.Body, l.Targets[i].Name) + "\n\n" + signature + "\n",
 		}
 		for field, v := range checks {
 			if got := m.Get(field); got != v {

@@ -67,8 +67,9 @@ func TestSpanishFormSendsTheSpanishLetterToTheSameTargets(t *testing.T) {
 			"subject": "Protejan a los niños y pongan fin a la separación de familias",
 			"o:tag":   "family-separation",
 			// The Spanish page's text, merged: its body is the page's
-			// textarea (cmd/campaign holds them equal).
-			"text": want.salutation + "\n\n" + es.Body + "\n\n" + signature + "\n",
+			// textarea (cmd/campaign holds them equal), with the passages
+			// for this target only.
+			"text": want.salutation + "\n\n" + letter.BodyFor(es.Passages, es.Body, es.Targets[i].Name) + "\n\n" + signature + "\n",
 		}
 		for field, v := range checks {
 			if got := m.Get(field); got != v {

@@ -83,6 +83,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	axeCheck(t, ctx, axe, "campaign page")
 	reflowCheck(t, ctx, "campaign page")
 
+	// A letter's own page, with its form.
+	do(t, ctx, chromedp.Navigate(inst.URL+"/letters/family-separation/"), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+	axeCheck(t, ctx, axe, "letter page")
+	reflowCheck(t, ctx, "letter page")
+	do(t, ctx, chromedp.Navigate(inst.URL+"/"), chromedp.WaitReady(chromedp.CSS("#sign-form[novalidate]")))
+
 	// Keyboard alone: the first Tab reaches a visible skip link, Enter
 	// follows it, and the next Tab lands in the form with a visible focus ring.
 	do(t, ctx, chromedp.KeyEvent(kb.Tab))

@@ -10,6 +10,7 @@
 //	campaign purge    delete the personal data of older signatures now
 //	campaign migrate  bring the database's schema up to date (once per deploy)
 //	campaign export   write every signature as CSV
+//	campaign new letter <id>  create content/letters/<id>.md to edit
 package main
 
 import (
@@ -42,6 +43,7 @@ commands:
   purge    delete the personal data of signatures older than --older-than (default CAMPAIGN_RETENTION)
   migrate  bring the database's schema up to date (build runs it when DATABASE_URL is set)
   export   write every signature, with its letters' outcomes, as CSV (-o file)
+  new      new letter <id>: create content/letters/<id>.md, every field explained
 
 Run "campaign <command> -h" for a command's flags. Configuration comes from
 the environment: see README.md.
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		olderThan = fs.String("older-than", "", "purge signatures made longer ago than this: days (30d) or a duration (720h); default CAMPAIGN_RETENTION")
 	case "export":
 		out = fs.String("o", "", "write to this file (readable by you only) instead of standard output")
-	case "worker", "status", "migrate":
+	case "worker", "status", "migrate", "new":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	p := &project{}
 	for name, path := range map[string]*string{"site": site, "public": public, "function": function} {
-		if path != nil && *path != "" && !given[name] && (cmd == "build" || cmd == "serve") {
+		if path != nil && *path != "" && !given[name] && (cmd == "build" || cmd == "serve" || cmd == "new") {
 			root, err := p.root()
 			if err != nil {
 				return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			*path = filepath.Join(root, *path)
 		}
 	}
-	if cmd != "build" && getenv("CAMPAIGN_DATA_DIR") == "" && getenv("DATABASE_URL") == "" {
+	if cmd != "build" && cmd != "new" && getenv("CAMPAIGN_DATA_DIR") == "" && getenv("DATABASE_URL") == "" {
 		// The data is the project's: without one, say where we looked
 		// rather than make an empty database here.
 		if _, err := p.root(); err != nil {
@@ -129,6 +131,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The count needs the function's database: shown when the build
 		// sees DATABASE_URL too.
 		count := getenv("DATABASE_URL") != ""
+		// The editor's mistakes first, all of them, each with its file:
+		// Netlify then refuses the deploy instead of a function that
+		// refuses every supporter.
+		check := checkCampaign(*site, deployContext == "production")
+		for _, w := range check.warnings {
+			fmt.Fprintln(stderr, "campaign: warning:", w)
+		}
+		if err := check.err(); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
 		// The public address, for share links and tags: as for the
 		// function's confirmation links below.
 		siteURL := cmp.Or(getenv("CAMPAIGN_SITE_URL"), getenv("URL"))
@@ -146,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		// A site whose letters the handler would refuse must not deploy.
 		if _, err := loadLetters(*public); err != nil {
-			return fmt.Errorf("build: %w", err)
+			return fmt.Errorf("build: %w", nameLetterFiles(err))
 		}
 		// Once per deploy, before its functions meet the database: they
 		// only check the schema (a cold start must not migrate).
@@ -174,6 +186,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if port := getenv("PORT"); port != "" {
 				*addr = ":" + port
 			}
+		}
+		// Placeholder addresses are warned about once the letters load.
+		if err := checkCampaign(*site, false).err(); err != nil {
+			return fmt.Errorf("serve: %w", err)
 		}
 		if err := siteSettings(getenv, cfg.SiteURL); err != nil {
 			return err
@@ -208,6 +224,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return purge(ctx, cfg, *olderThan, stdout, log)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
+	case "new":
+		return newLetter(*site, fs.Args(), stdout)
 	case "export":
 		cfg, err := config.Load(getenv)
 		if err != nil {

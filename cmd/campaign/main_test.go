@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"campaignkit/bench/loadtest"
+	"campaignkit/handler/letter"
 	"campaignkit/handler/mailgun/mailguntest"
 )
 
@@ -64,11 +65,11 @@ type instance struct {
 
 // serveOpts says how to start one.
 type serveOpts struct {
+	Root    string // the project to serve; default the repository
 	DataDir string
 	Public  string
 	Env     []string
-	Root    string // the project it runs in; default the repository
-	Watch   bool   // live reload on (serve's default; off in most tests)
+	Watch   bool // live reload on (serve's default; off in most tests)
 }
 
 // startServe runs the real binary on port 0 with a temp data folder, waits
@@ -198,10 +199,16 @@ func TestServeSignAndSend(t *testing.T) {
 	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
 	})
+	letters, err := letter.Load(os.DirFS(inst.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := letters["family-separation"]
 	for i, name := range []string{"president", "secretary"} {
 		text := msgs[i].Get("text")
-		// The words sent are the words on the page.
-		if !strings.Contains(text, "\n\n"+body+"\n\n") {
+		// The words sent are the words on the page, with the passages
+		// for this target only.
+		if !strings.Contains(text, "\n\n"+letter.BodyFor(loaded.Passages, body, loaded.Targets[i].Name)+"\n\n") {
 			t.Errorf("%s: the sent text does not carry the page's letter word for word:\n%s", name, text)
 		}
 		golden(t, filepath.Join("testdata", "golden", name+".txt"), text)
@@ -237,6 +244,7 @@ func TestServeSignAndSendInSpanish(t *testing.T) {
 	var published struct {
 		Body         string            `json:"body"`
 		Placeholders map[string]string `json:"placeholders"`
+		Passages     []letter.Passage  `json:"passages"`
 	}
 	if err := json.Unmarshal([]byte(raw), &published); err != nil {
 		t.Fatal(err)
@@ -282,12 +290,14 @@ func TestServeSignAndSendInSpanish(t *testing.T) {
 	slices.SortFunc(msgs, func(a, b mailguntest.Received) int {
 		return strings.Compare(a.Get("h:Message-Id"), b.Get("h:Message-Id"))
 	})
+	// Each target's copy keeps only the passages for them.
+	targetNames := []string{"Donald J. Trump", "Kirstjen Nielsen"}
 	for i, want := range []struct{ to, salutation string }{
 		{`"Donald J. Trump" <president@whitehouse.example>`, "Estimado presidente Trump:"},
 		{`"Kirstjen Nielsen" <secretary@dhs.example>`, "Estimada secretaria Nielsen:"},
 	} {
 		m := msgs[i]
-		wantText := want.salutation + "\n\n" + body + "\n\nAtentamente,\n\nAna Ruiz\n12 Elm St\nEl Paso, TX 79901\n"
+		wantText := want.salutation + "\n\n" + letter.BodyFor(published.Passages, body, targetNames[i]) + "\n\nAtentamente,\n\nAna Ruiz\n12 Elm St\nEl Paso, TX 79901\n"
 		if m.Get("to") != want.to || m.Get("text") != wantText || m.Get("subject") != form.Get("subject") {
 			t.Errorf("message %d: to %q, subject %q, text:\n%s\nwant to %q, the page's subject %q, text:\n%s",
 				i, m.Get("to"), m.Get("subject"), m.Get("text"), want.to, form.Get("subject"), wantText)

@@ -111,6 +111,11 @@ func (r *liveReload) rebuild(changed []string) {
 	next := r.dir.path + ".next"
 	err := os.RemoveAll(next)
 	if err == nil {
+		// The same checks as campaign build: an editor's mistake shows
+		// here, with its file and line, before it could deploy.
+		err = checkCampaign(r.site, false).err()
+	}
+	if err == nil {
 		err = buildSite(r.site, next, "", r.siteKey, true)
 	}
 	if err == nil {

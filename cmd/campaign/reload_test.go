@@ -20,40 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// copyProject copies the campaign's content/, layouts/ and site/ into a
-// temp folder, for a test that edits them under a running serve.
-func copyProject(t *testing.T) string {
-	t.Helper()
-	dst := t.TempDir()
-	root := repoRoot(t)
-	for _, dir := range []string{"content", "layouts", "site"} {
-		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			if rel == filepath.Join("site", "resources") {
-				return filepath.SkipDir
-			}
-			if d.Name() == ".hugo_build.lock" {
-				return nil
-			}
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			raw, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
 // editFile changes a file as editors save: a new file written beside it
 // and renamed over it.
 func editFile(t *testing.T, path string, edit func(string) string) {
@@ -152,7 +118,7 @@ func TestServeReloadsAnEditedLetter(t *testing.T) {
 
 	// A broken edit: front matter that is not YAML.
 	events := openEvents(t, inst.URL)
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "The letter"`, `title: [oops`, 1) })
+	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1) })
 	start = time.Now()
 	if took, ok := within(start, 2*time.Second, func() bool { return strings.Contains(inst.Logs(), "your edit did not build") }); !ok {
 		t.Fatalf("no error in the terminal %v after a broken edit\n%s", took, inst.Logs())
@@ -178,7 +144,7 @@ func TestServeReloadsAnEditedLetter(t *testing.T) {
 	// Fixed, with a new sentence: live again, and the open page reloads.
 	const fixed = "I am writing, as a grandparent, to voice my concern"
 	editFile(t, file, func(s string) string {
-		return strings.Replace(strings.Replace(s, `title: [oops`, `title: "The letter"`, 1), edited, fixed, 1)
+		return strings.Replace(strings.Replace(s, `title: [oops`, `title: "Protect children, end family separation"`, 1), edited, fixed, 1)
 	})
 	if took, ok := within(time.Now(), 2*time.Second, onPage(fixed)); !ok {
 		t.Fatalf("the fixed letter is not on the page %v after the edit\n%s", took, inst.Logs())
@@ -243,14 +209,14 @@ func TestServeReloadsNewFoldersAndDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A letter Hugo builds but the handler refuses (a target without a
-	// plain address): neither its page nor its letters go live.
+	// A letter the campaign's checks refuse (a target without a plain
+	// address): neither its page nor its letters go live.
 	const unseen = "I am writing, with a typo in an address, to voice my concern"
 	editFile(t, filepath.Join(proj, letterFile), func(s string) string {
 		s = strings.Replace(s, "secretary@dhs.example", "the secretary", 1)
 		return strings.Replace(s, seedSentence, unseen, 1)
 	})
-	refused := `letter "family-separation": target 2: email "the secretary" is not a plain address`
+	refused := `content/letters/family-separation.md:25: target 2 (Kirstjen Nielsen) has no valid email address ("the secretary")`
 	if _, ok := within(time.Now(), 2*time.Second, func() bool { return strings.Contains(inst.Logs(), refused) }); !ok {
 		t.Fatalf("a letter the handler refuses is not reported\n%s", inst.Logs())
 	}
@@ -448,7 +414,7 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 	waitFor(t, ctx, "the page to reload with the edit",
 		`!window.loadedBeforeEdit && document.querySelector("textarea#body").value.includes(`+jsQuote(edited)+`)`)
 
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "The letter"`, `title: [oops`, 1) })
+	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1) })
 	waitFor(t, ctx, "the error on the page",
 		`document.querySelector("#campaign-rebuild-error[role=alert]").textContent.includes(`+jsQuote(letterFile)+`)`)
 	if !strings.Contains(jsString(t, ctx, `document.querySelector("textarea#body").value`), edited) {
@@ -466,7 +432,7 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 		t.Log("CAMPAIGN_AXE_JS unset: the error banner is not checked by axe-core")
 	}
 	value(t, ctx, chromedp.Evaluate[bool](`window.loadedBeforeFix = true`))
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: [oops`, `title: "The letter"`, 1) })
+	editFile(t, file, func(s string) string { return strings.Replace(s, `title: [oops`, `title: "Protect children, end family separation"`, 1) })
 	waitFor(t, ctx, "the page to reload once fixed, without the error",
 		`!window.loadedBeforeFix && document.querySelector("#campaign-rebuild-error").textContent === ""`)
 }

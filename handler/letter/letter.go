@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -44,6 +45,9 @@ type Letter struct {
 	// fills {{city}}.
 	Placeholders map[string]string `json:"placeholders"`
 	Signature    string            `json:"signature"`
+	// Passages are the parts of the body only some targets receive, each
+	// between two marker lines in the body (see Merge).
+	Passages []Passage `json:"passages"`
 	// ThanksURL is where a supporter lands after signing.
 	ThanksURL string `json:"thanks_url"`
 	// URL is the page that shows the letter's form.
@@ -82,6 +86,16 @@ type Letter struct {
 	// Translations are the same letter (id, targets) in the site's other
 	// languages, by language; set on the default language's letters only.
 	Translations map[string]*Letter `json:"-"`
+}
+
+// Passage is a part of a letter only the named targets receive: in the
+// body (published, and as the supporter edits it) it stands between a line
+// that is Start and a line that is End, plain words the supporter reads
+// ("[Only in the letter to …:]").
+type Passage struct {
+	Start   string   `json:"start"`
+	End     string   `json:"end"`
+	Targets []string `json:"targets"` // target names
 }
 
 // OptInWording is the text of the opt-in box and its language (the site's
@@ -135,6 +149,13 @@ const ManifestPath = "letters/index.json"
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
+// IDRule says, for editors, which letter ids ValidID accepts.
+const IDRule = "use lower-case letters a-z, digits and dashes, starting with a letter or digit, at most 64 characters (like family-separation)"
+
+// ValidID reports whether id can name a letter: in its file name, its page's
+// address (/letters/<id>/) and the form's letter field.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
 // Validate checks that a published letter can be merged and sent: an id, a
 // subject, a body, at least one target with a real-looking address, and no
 // merge field the handler does not know.
@@ -168,6 +189,16 @@ func (l *Letter) Validate() error {
 		}
 		if HasLineBreakOrControl(t.Name, false) {
 			problems = append(problems, fmt.Sprintf("target %d: name must be one line", i+1))
+		}
+	}
+	for i, p := range l.Passages {
+		if strings.TrimSpace(p.Start) == "" || strings.TrimSpace(p.End) == "" || strings.TrimSpace(p.Start) == strings.TrimSpace(p.End) {
+			problems = append(problems, fmt.Sprintf("passage %d: its marker lines are empty or alike", i+1))
+		}
+		for _, name := range p.Targets {
+			if !slices.ContainsFunc(l.Targets, func(t Target) bool { return t.Name == name }) {
+				problems = append(problems, fmt.Sprintf("passage %d is for %q, who is no target of the letter", i+1, name))
+			}
 		}
 	}
 	asked := map[string]bool{}

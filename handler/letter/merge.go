@@ -2,6 +2,7 @@ package letter
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -46,13 +47,16 @@ func Merge(l *Letter, s *Signer) []Message {
 			return m
 		})
 	}
-	// The body and signature are merged once; only the salutation differs.
+	// The body and signature are merged once; the salutation differs, and
+	// the body's passages for some targets only.
 	rest := fill(body)
-	if sig := fill(l.Signature); sig != "" {
-		rest += "\n\n" + sig
-	}
+	sig := fill(l.Signature)
 	messages := make([]Message, len(l.Targets))
 	for i, t := range l.Targets {
+		rest := BodyFor(l.Passages, rest, t.Name)
+		if sig != "" {
+			rest += "\n\n" + sig
+		}
 		messages[i] = Message{
 			TargetIndex: i,
 			TargetName:  t.Name,
@@ -62,4 +66,76 @@ func Merge(l *Letter, s *Signer) []Message {
 		}
 	}
 	return messages
+}
+
+// BodyFor is body as the target named target receives it: each passage
+// found whole (its start line, then its end line before any other
+// passage's start) is kept, without its marker lines, when the passage is
+// for target, and dropped with them otherwise. What is not found whole (the
+// supporter deleted or changed a marker) stays exactly as typed, in every
+// copy: sending a marker line is better than losing the supporter's words.
+func BodyFor(passages []Passage, body, target string) string {
+	if len(passages) == 0 {
+		return body
+	}
+	lines := strings.Split(body, "\n")
+	startOf := func(line string) int {
+		for i, p := range passages {
+			if line == strings.TrimSpace(p.Start) {
+				return i
+			}
+		}
+		return -1
+	}
+	drop := make([]bool, len(lines))
+	// dropMarker drops a marker line and one blank line beside it, so the
+	// paragraphs around keep one blank line between them.
+	dropMarker := func(i int) {
+		drop[i] = true
+		if i+1 < len(lines) && strings.TrimSpace(lines[i+1]) == "" && !drop[i+1] {
+			drop[i+1] = true
+		} else if i > 0 && strings.TrimSpace(lines[i-1]) == "" && !drop[i-1] {
+			drop[i-1] = true
+		}
+	}
+	for i := 0; i < len(lines); i++ {
+		p := startOf(strings.TrimSpace(lines[i]))
+		if p < 0 {
+			continue
+		}
+		end := -1
+		for j := i + 1; j < len(lines); j++ {
+			line := strings.TrimSpace(lines[j])
+			if line == strings.TrimSpace(passages[p].End) {
+				end = j
+				break
+			}
+			if startOf(line) >= 0 {
+				break
+			}
+		}
+		if end < 0 {
+			continue // not whole: as typed
+		}
+		if slices.Contains(passages[p].Targets, target) {
+			dropMarker(i)
+			dropMarker(end)
+		} else {
+			for j := i; j <= end; j++ {
+				drop[j] = true
+			}
+			dropMarker(end)
+		}
+		i = end
+	}
+	if !slices.Contains(drop, true) {
+		return body
+	}
+	kept := lines[:0:0]
+	for i, line := range lines {
+		if !drop[i] {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Trim(strings.Join(kept, "\n"), "\n")
 }

@@ -102,6 +102,9 @@ func TestLetterValidate(t *testing.T) {
 		{"subject with a control character", func(l *Letter) { l.Subject = "a\x1bb" }, "subject must be one"},
 		{"a goal", func(l *Letter) { l.Goal = 10000 }, ""},
 		{"a negative goal", func(l *Letter) { l.Goal = -1 }, "goal must not be negative"},
+		{"passages for its targets", func(l *Letter) { l.Passages = passages[:1] }, ""},
+		{"a passage for someone else", func(l *Letter) { l.Passages = passages }, `passage 2 is for "C. Three", who is no target`},
+		{"a passage without markers", func(l *Letter) { l.Passages = []Passage{{Targets: []string{"A. One"}}} }, "passage 1: its marker lines are empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,5 +206,75 @@ func TestSign(t *testing.T) {
 		if m.To != "staging@example.org" || strings.Contains(m.From, "via") {
 			t.Errorf("sandboxed message To %q From %q", m.To, m.From)
 		}
+	}
+}
+
+// passages are two passages as Hugo publishes them (layouts/_shortcodes/only.json).
+var passages = []Passage{
+	{Start: "[Only in the letter to A. One:]", End: "[End of the part only for A. One]", Targets: []string{"A. One"}},
+	{Start: "[Only in the letter to B. Two and C. Three:]", End: "[End of the part only for B. Two and C. Three]", Targets: []string{"B. Two", "C. Three"}},
+}
+
+func TestBodyFor(t *testing.T) {
+	const (
+		startA, endA = "[Only in the letter to A. One:]", "[End of the part only for A. One]"
+		startB, endB = "[Only in the letter to B. Two and C. Three:]", "[End of the part only for B. Two and C. Three]"
+	)
+	published := "First.\n\n" + startA + "\n\nFor One.\n\n" + endA + "\n\n" + startB + "\n\nFor Two\nand Three.\n\n" + endB + "\n\nLast."
+	tests := []struct {
+		name, body  string
+		one, two    string // what A. One and B. Two receive
+		three, four string // C. Three, and D. Four (in no passage)
+	}{
+		{"published", published,
+			"First.\n\nFor One.\n\nLast.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nLast."},
+		{"no passages", "Just this.\n\nAnd this.", "Just this.\n\nAnd this.", "Just this.\n\nAnd this.", "Just this.\n\nAnd this.", "Just this.\n\nAnd this."},
+		{"passage edited inside its markers", strings.Replace(published, "For One.", "For One, edited\nby me.", 1),
+			"First.\n\nFor One, edited\nby me.\n\nLast.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nLast."},
+		{"markers with spaces around and no blank lines", "First.\n  " + startA + " \nFor One.\n" + endA + "\nLast.",
+			"First.\nFor One.\nLast.", "First.\nLast.", "First.\nLast.", "First.\nLast."},
+		{"passage first and last", startA + "\n\nFor One.\n\n" + endA + "\n\nMiddle.\n\n" + startB + "\n\nFor Two.\n\n" + endB,
+			"For One.\n\nMiddle.", "Middle.\n\nFor Two.", "Middle.\n\nFor Two.", "Middle."},
+		// The supporter deleted a marker: what they typed goes to everyone,
+		// the orphan marker with it, and nothing is lost.
+		{"end marker deleted", strings.Replace(published, endA+"\n\n", "", 1),
+			strings.Replace(strings.Replace(published, endA+"\n\n", "", 1), startB+"\n\nFor Two\nand Three.\n\n"+endB+"\n\n", "", 1),
+			"First.\n\n" + startA + "\n\nFor One.\n\nFor Two\nand Three.\n\nLast.",
+			"First.\n\n" + startA + "\n\nFor One.\n\nFor Two\nand Three.\n\nLast.",
+			"First.\n\n" + startA + "\n\nFor One.\n\nLast."},
+		{"start marker deleted", strings.Replace(published, startA+"\n\n", "", 1),
+			"First.\n\nFor One.\n\n" + endA + "\n\nLast.", "First.\n\nFor One.\n\n" + endA + "\n\nFor Two\nand Three.\n\nLast.",
+			"First.\n\nFor One.\n\n" + endA + "\n\nFor Two\nand Three.\n\nLast.", "First.\n\nFor One.\n\n" + endA + "\n\nLast."},
+		{"marker reworded", strings.Replace(published, startA, "[Only for Mr. One:]", 1),
+			"First.\n\n[Only for Mr. One:]\n\nFor One.\n\n" + endA + "\n\nLast.", "First.\n\n[Only for Mr. One:]\n\nFor One.\n\n" + endA + "\n\nFor Two\nand Three.\n\nLast.",
+			"First.\n\n[Only for Mr. One:]\n\nFor One.\n\n" + endA + "\n\nFor Two\nand Three.\n\nLast.", "First.\n\n[Only for Mr. One:]\n\nFor One.\n\n" + endA + "\n\nLast."},
+		{"a passage copied twice", published + "\n\n" + startA + "\n\nAgain for One.\n\n" + endA,
+			"First.\n\nFor One.\n\nLast.\n\nAgain for One.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nFor Two\nand Three.\n\nLast.", "First.\n\nLast."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for target, want := range map[string]string{"A. One": tt.one, "B. Two": tt.two, "C. Three": tt.three, "D. Four": tt.four} {
+				if got := BodyFor(passages, tt.body, target); got != want {
+					t.Errorf("%s receives:\n%q\nwant:\n%q", target, got, want)
+				}
+			}
+		})
+	}
+}
+
+// Merge gives each target its own passages, and the published letter's
+// placeholders inside a passage are filled.
+func TestMergeKeepsPassagesForTheirTargets(t *testing.T) {
+	l := testLetter()
+	l.Passages = passages[:1]
+	l.Body = "As a resident of {{city}}, I ask you to act.\n\n" + passages[0].Start + "\n\nOne, visit {{city}}.\n\n" + passages[0].End + "\n\nThank you."
+	s := validSigner()
+	s.Normalize()
+	msgs := Merge(l, &s)
+	if want := "Dear Ms. One,\n\nAs a resident of Springfield, I ask you to act.\n\nOne, visit Springfield.\n\nThank you.\n\nSincerely,"; !strings.HasPrefix(msgs[0].Text, want) {
+		t.Errorf("A. One receives:\n%s\nwant it to start:\n%s", msgs[0].Text, want)
+	}
+	if want := "Dear Mr. Two,\n\nAs a resident of Springfield, I ask you to act.\n\nThank you.\n\nSincerely,"; !strings.HasPrefix(msgs[1].Text, want) {
+		t.Errorf("B. Two receives:\n%s\nwant it to start:\n%s", msgs[1].Text, want)
 	}
 }
