@@ -118,7 +118,9 @@ func TestServeReloadsAnEditedLetter(t *testing.T) {
 
 	// A broken edit: front matter that is not YAML.
 	events := openEvents(t, inst.URL)
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1) })
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1)
+	})
 	start = time.Now()
 	if took, ok := within(start, 2*time.Second, func() bool { return strings.Contains(inst.Logs(), "your edit did not build") }); !ok {
 		t.Fatalf("no error in the terminal %v after a broken edit\n%s", took, inst.Logs())
@@ -414,7 +416,9 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 	waitFor(t, ctx, "the page to reload with the edit",
 		`!window.loadedBeforeEdit && document.querySelector("textarea#body").value.includes(`+jsQuote(edited)+`)`)
 
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1) })
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, `title: "Protect children, end family separation"`, `title: [oops`, 1)
+	})
 	waitFor(t, ctx, "the error on the page",
 		`document.querySelector("#campaign-rebuild-error[role=alert]").textContent.includes(`+jsQuote(letterFile)+`)`)
 	if !strings.Contains(jsString(t, ctx, `document.querySelector("textarea#body").value`), edited) {
@@ -432,7 +436,9 @@ func TestBrowserReloadsAfterAnEdit(t *testing.T) {
 		t.Log("CAMPAIGN_AXE_JS unset: the error banner is not checked by axe-core")
 	}
 	value(t, ctx, chromedp.Evaluate[bool](`window.loadedBeforeFix = true`))
-	editFile(t, file, func(s string) string { return strings.Replace(s, `title: [oops`, `title: "Protect children, end family separation"`, 1) })
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, `title: [oops`, `title: "Protect children, end family separation"`, 1)
+	})
 	waitFor(t, ctx, "the page to reload once fixed, without the error",
 		`!window.loadedBeforeFix && document.querySelector("#campaign-rebuild-error").textContent === ""`)
 }
