@@ -87,7 +87,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		return nil
 	}
 	s.prepared = map[string]*sql.Stmt{}
-	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent, selectByToken, updateMessageStates} {
+	queries := []string{insertSignature, selectMails, insertMail, countRecent, selectByToken, updateMessageStates, upsertTally}
+	for n := 1; n <= sqliteRowsAtOnce; n *= 2 {
+		queries = append(queries, insertMessages(n))
+	}
+	for _, q := range queries {
 		st, err := s.db.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
@@ -465,7 +469,7 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 	// until then, and every confirmation of the letter waits for it. In one
 	// order, so that two batches never wait on each other's tallies.
 	for _, l := range slices.Sorted(maps.Keys(counted)) {
-		if err := addTally(ctx, tx, l, tallyCounted, counted[l]); err != nil {
+		if err := s.addTally(ctx, tx, l, tallyCounted, counted[l]); err != nil {
 			return err
 		}
 	}
@@ -500,7 +504,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 			sig.State = letter.SignatureHeld
 		}
 	}
-	res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.of(sig)...)...)
+	res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.values(sig)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: record signature: %w", err)
 	}
@@ -558,44 +562,50 @@ var messageInserts sync.Map // n → INSERT of n messages
 // parameters, SQLite 32,766).
 const messagesAtOnce = 500
 
-// insertMessages inserts the messages of the signatures recorded in a
-// batch: on Postgres many rows a statement, each statement being a round
-// trip to the server; on SQLite one a statement, prepared once, since
-// parsing a long INSERT there costs more than running a short one again.
-func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
-	if s.prepared != nil {
-		for _, g := range recorded {
-			for i := range g.Msgs {
-				if _, err := s.exec(ctx, tx, insertMessage, messageColumns.of(&g.Msgs[i])...); err != nil {
-					return fmt.Errorf("store: record message: %w", err)
-				}
-			}
-		}
-		return nil
+// sqliteRowsAtOnce bounds one multi-row INSERT on SQLite. Its statements
+// are prepared once for 1, 2, 4 … sqliteRowsAtOnce rows (parsing a long
+// INSERT costs more there than running a short one again), and n rows go
+// in as few of them as n's binary digits: 14 messages in 3 statements.
+const sqliteRowsAtOnce = 32
+
+// RowsAtOnce is the size of the next multi-row INSERT on SQLite for n rows
+// still to insert: the largest power of two ≤ n, at most max.
+func RowsAtOnce(n, most int) int {
+	k := 1
+	for k*2 <= n && k*2 <= most {
+		k *= 2
 	}
+	return k
+}
+
+// insertMessages inserts the messages of the signatures recorded in a
+// batch, many rows a statement: on Postgres each statement is a round trip
+// to the server; on SQLite each costs its own run of the statement's
+// program, cursors and driver calls (the rows in prepared sizes, above).
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
 	var rows []any
 	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		if _, err := s.exec(ctx, tx, insertMessages(n), rows...); err != nil {
-			return fmt.Errorf("store: record messages: %w", err)
-		}
-		rows, n = rows[:0], 0
-		return nil
-	}
 	for _, g := range recorded {
 		for i := range g.Msgs {
-			rows = append(rows, messageColumns.of(&g.Msgs[i])...)
-			if n++; n == messagesAtOnce {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			rows = append(rows, messageColumns.values(&g.Msgs[i])...)
+			n++
 		}
 	}
-	return flush()
+	most := messagesAtOnce
+	if s.prepared != nil {
+		most = sqliteRowsAtOnce
+	}
+	for n > 0 {
+		k := min(n, most)
+		if s.prepared != nil {
+			k = RowsAtOnce(n, most)
+		}
+		if _, err := s.exec(ctx, tx, insertMessages(k), rows[:k*len(messageColumns)]...); err != nil {
+			return fmt.Errorf("store: record messages: %w", err)
+		}
+		rows, n = rows[k*len(messageColumns):], n-k
+	}
+	return nil
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
@@ -759,7 +769,7 @@ func (s *Store) Confirm(ctx context.Context, tokenHash string, lim Limits, also 
 		}
 	}
 	if sig.State == letter.SignatureConfirmed { // last: see Record
-		if err := addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
+		if err := s.addTally(ctx, tx, sig.Letter, tallyCounted, 1); err != nil {
 			return nil, err
 		}
 	}
@@ -915,14 +925,17 @@ func placeholders(first, n int) string {
 	return strings.Join(p, ", ")
 }
 
+// upsertTally adds to a letter's tally, once a batch of signatures.
+const upsertTally = `INSERT INTO tallies (letter_id, name, n) VALUES ($1, $2, $3)
+	ON CONFLICT (letter_id, name) DO UPDATE SET n = tallies.n + excluded.n`
+
 // tallyCounted is the tally of a letter's signatures that became
 // confirmed: their letters are sent or on their way (Count).
 const tallyCounted = "counted"
 
 // addTally adds n to a letter's tally in tx.
-func addTally(ctx context.Context, tx *sql.Tx, letterID, name string, n int) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tallies (letter_id, name, n) VALUES ($1, $2, $3)
-		ON CONFLICT (letter_id, name) DO UPDATE SET n = tallies.n + excluded.n`, letterID, name, n); err != nil {
+func (s *Store) addTally(ctx context.Context, tx *sql.Tx, letterID, name string, n int) error {
+	if _, err := s.exec(ctx, tx, upsertTally, letterID, name, n); err != nil {
 		return fmt.Errorf("store: tally %s: %w", name, err)
 	}
 	return nil
@@ -1005,6 +1018,27 @@ func (c columns[T]) of(v *T) []any {
 		ptrs[i] = col.field(v)
 	}
 	return ptrs
+}
+
+// values are v's fields in column order for an insert: the values
+// themselves where database/sql takes them as they are, sparing it a
+// reflection on each pointer (the sign path inserts some sixty a
+// signature).
+func (c columns[T]) values(v *T) []any {
+	vals := c.of(v)
+	for i, p := range vals {
+		switch p := p.(type) {
+		case *string:
+			vals[i] = *p
+		case *bool:
+			vals[i] = *p
+		case *int:
+			vals[i] = int64(*p)
+		case *time.Time:
+			vals[i] = *p
+		}
+	}
+	return vals
 }
 
 // signatureColumns are the signatures table's, but email_key (derived).
