@@ -56,16 +56,13 @@ const jobColumns = 12
 // jobsAtOnce bounds one INSERT's jobs.
 const jobsAtOnce = 32
 
-// insertJobs is insertJob for n jobs.
+// insertJobs is insertJob for n jobs. Its parameters are plain ?, in
+// order: the driver looks up a numbered one's name (?12) at each run, in a
+// list as long as the parameters.
 func insertJobs(n int) string {
-	rows := make([]string, n)
-	for i := range rows {
-		p := func(k int) int { return i*jobColumns + k }
-		rows[i] = fmt.Sprintf("(jsonb(?%d), coalesce(?%d, datetime('now', 'subsec')), ?%d, ?%d, jsonb(?%d), ?%d, ?%d, "+
-			"coalesce(?%d, datetime('now', 'subsec')), ?%d, jsonb(?%d), ?%d, nullif(?%d, 0))",
-			p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12))
-	}
-	return fmt.Sprintf(insertJob, strings.Join(rows, ", "))
+	row := "(jsonb(?), coalesce(?, datetime('now', 'subsec')), ?, ?, jsonb(?), ?, ?, " +
+		"coalesce(?, datetime('now', 'subsec')), ?, jsonb(?), ?, nullif(?, 0))"
+	return fmt.Sprintf(insertJob, strings.TrimSuffix(strings.Repeat(row+", ", n), ", "))
 }
 
 func (d *driver) UnwrapExecutor(tx *sql.Tx) riverdriver.ExecutorTx {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +156,14 @@ func TestJobInsertInSeveralStatementsWritesRiversRows(t *testing.T) {
 	}
 	if !reflect.DeepEqual(theirs, ours) {
 		t.Errorf("rows differ:\n River's %q\n ours    %q", theirs, ours)
+	}
+}
+
+// The statement for n jobs has n rows of jobColumns plain parameters.
+func TestInsertJobsHasEveryParameter(t *testing.T) {
+	for _, n := range []int{1, 2, 32} {
+		if got := strings.Count(insertJobs(n), "?"); got != n*jobColumns {
+			t.Errorf("insertJobs(%d) has %d parameters, want %d", n, got, n*jobColumns)
+		}
 	}
 }
