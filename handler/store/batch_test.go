@@ -118,6 +118,12 @@ func TestRecordAllIsRecordOneAfterTheOther(t *testing.T) {
 		if n, _ := st.Count(ctx, "family-separation"); n != 2 {
 			t.Errorf("count = %d, want 2 (a and b; c is held)", n)
 		}
+		// The batch counted u's mail (its row goes in with the messages):
+		// the next attempt, in a batch of its own, is throttled too.
+		u3, u3Msgs := unconfirmed("u@example.org", "token-3")
+		if _, err := st.Record(ctx, u3, u3Msgs, lim, nil); !errors.Is(err, letter.ErrThrottled) {
+			t.Errorf("an attempt after the batch: %v, want throttled", err)
+		}
 		states, _ := st.SignatureStates(ctx)
 		if states[letter.SignatureConfirmed] != 2 || states[letter.SignatureHeld] != 1 || states[letter.SignatureUnconfirmed] != 1 {
 			t.Errorf("states %v", states)

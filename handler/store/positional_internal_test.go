@@ -19,8 +19,8 @@ func TestPositional(t *testing.T) {
 		}
 	}
 	// 2 rows of 18 columns: $1 … $36, in order.
-	got := positional(insertMessages(2))
+	got := positional(messageRows.insert(2))
 	if n := 2 * len(messageColumns); strings.Count(got, "?") != n || strings.Contains(got, "$") {
-		t.Errorf("positional(insertMessages(2)) = %q, want %d plain parameters", got, n)
+		t.Errorf("positional(messageRows.insert(2)) = %q, want %d plain parameters", got, n)
 	}
 }

@@ -53,11 +53,8 @@ func New(ctx context.Context, db *sql.DB, postgres bool, queue riverdriver.Drive
 var (
 	insertSignature = `INSERT INTO signatures (email_key, ` + signatureColumns.names() + `)
 		VALUES ($1, ` + signatureColumns.placeholders(2) + `) ON CONFLICT (letter_id, email_key) DO NOTHING`
-	insertMessage = `INSERT INTO messages (` + messageColumns.names() + `)
-		VALUES (` + messageColumns.placeholders(1) + `)`
 	selectMails = `SELECT sent_at FROM confirm_mails
 		WHERE letter_id = $1 AND email_hash = $2 AND sent_at > $3`
-	insertMail = `INSERT INTO confirm_mails (letter_id, email_hash, sent_at) VALUES ($1, $2, $3)`
 	// The LIMIT bounds the work at the ceiling, however busy the minute.
 	countRecent = `SELECT COUNT(*) FROM (SELECT 1 FROM signatures
 		WHERE sig_state = 'confirmed' AND confirmed_at > $1 LIMIT $2) AS recent`
@@ -88,9 +85,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		return nil
 	}
 	s.prepared = map[string]*sql.Stmt{}
-	queries := []string{insertSignature, selectMails, insertMail, countRecent, selectByToken, updateMessageStates, upsertTally}
+	queries := []string{insertSignature, selectMails, countRecent, selectByToken, updateMessageStates, upsertTally}
 	for n := 1; n <= sqliteRowsAtOnce; n *= 2 {
-		queries = append(queries, insertMessages(n))
+		queries = append(queries, messageRows.insert(n), mailRows.insert(n))
 	}
 	for _, q := range queries {
 		st, err := s.db.PrepareContext(ctx, positional(q))
@@ -471,8 +468,9 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 	defer tx.Rollback()
 	var recorded []*Signing
 	counted := map[string]int{} // by letter, for the public count
+	mails := &batchMails{}
 	for _, g := range batch {
-		g.First, g.Err = s.record(ctx, tx, g.Sig, g.Msgs, lim)
+		g.First, g.Err = s.record(ctx, tx, g.Sig, g.Msgs, lim, mails)
 		switch {
 		case g.Err == nil:
 			recorded = append(recorded, g)
@@ -487,6 +485,9 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 	}
 	if err := s.insertMessages(ctx, tx, recorded); err != nil {
 		return err
+	}
+	if err := s.insertRows(ctx, tx, mailRows, mails.rows); err != nil {
+		return fmt.Errorf("store: throttle: %w", err)
 	}
 	if also != nil && len(recorded) > 0 {
 		if err := also(tx, recorded); err != nil {
@@ -509,7 +510,7 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 
 // record writes one signature and its messages in tx (Record), all but
 // its tally.
-func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, msgs []letter.Message, lim Limits) (*letter.Signature, error) {
+func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, msgs []letter.Message, lim Limits, mails *batchMails) (*letter.Signature, error) {
 	now := time.Now().UTC()
 	sig.CreatedAt = now
 	if sig.OptIn {
@@ -517,7 +518,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 	}
 	key := letter.EmailKey(sig.Email)
 	if sig.State == letter.SignatureUnconfirmed {
-		if err := s.throttle(ctx, tx, sig.Letter, key, now); err != nil {
+		if err := s.throttle(ctx, tx, sig.Letter, key, now, mails); err != nil {
 			return nil, err
 		}
 		key += "#" + sig.ID
@@ -567,27 +568,37 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 	return sig, nil
 }
 
-// insertMessages is the INSERT of n messages, made once for each n.
-func insertMessages(n int) string {
-	if n == 1 {
-		return insertMessage
-	}
-	if q, ok := messageInserts.Load(n); ok {
+// rowsInsert is a multi-row INSERT into a table, made once for each
+// number of rows.
+type rowsInsert struct {
+	table string
+	names string // the columns, comma-separated
+	width int    // how many
+	made  sync.Map
+}
+
+// insert is the INSERT of n rows.
+func (r *rowsInsert) insert(n int) string {
+	if q, ok := r.made.Load(n); ok {
 		return q.(string)
 	}
 	values := make([]string, n)
 	for i := range values {
-		values[i] = "(" + messageColumns.placeholders(1+i*len(messageColumns)) + ")"
+		values[i] = "(" + placeholders(1+i*r.width, r.width) + ")"
 	}
-	q := `INSERT INTO messages (` + messageColumns.names() + `) VALUES ` + strings.Join(values, ", ")
-	messageInserts.Store(n, q)
+	q := `INSERT INTO ` + r.table + ` (` + r.names + `) VALUES ` + strings.Join(values, ", ")
+	r.made.Store(n, q)
 	return q
 }
 
-var messageInserts sync.Map // n → INSERT of n messages
+var (
+	messageRows = &rowsInsert{table: "messages", names: messageColumns.names(), width: len(messageColumns)}
+	// A confirmation mail sent: the throttle's count.
+	mailRows = &rowsInsert{table: "confirm_mails", names: "letter_id, email_hash, sent_at", width: 3}
+)
 
-// messagesAtOnce bounds one INSERT's rows (Postgres takes 65,535
-// parameters, SQLite 32,766).
+// messagesAtOnce bounds one INSERT's rows on Postgres (it takes 65,535
+// parameters; SQLite 32,766).
 const messagesAtOnce = 500
 
 // sqliteRowsAtOnce bounds one multi-row INSERT on SQLite. Its statements
@@ -607,18 +618,26 @@ func RowsAtOnce(n, most int) int {
 }
 
 // insertMessages inserts the messages of the signatures recorded in a
-// batch, many rows a statement: on Postgres each statement is a round trip
-// to the server; on SQLite each costs its own run of the statement's
-// program, cursors and driver calls (the rows in prepared sizes, above).
+// batch (insertRows).
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
 	var rows []any
-	n := 0
 	for _, g := range recorded {
 		for i := range g.Msgs {
 			rows = append(rows, messageColumns.values(&g.Msgs[i])...)
-			n++
 		}
 	}
+	if err := s.insertRows(ctx, tx, messageRows, rows); err != nil {
+		return fmt.Errorf("store: record messages: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts rows (r.width values each, one after the other) many
+// a statement: on Postgres each statement is a round trip to the server;
+// on SQLite each costs its own run of the statement's program, cursors and
+// driver calls (there in the prepared sizes, sqliteRowsAtOnce).
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, r *rowsInsert, rows []any) error {
+	n := len(rows) / r.width
 	most := messagesAtOnce
 	if s.prepared != nil {
 		most = sqliteRowsAtOnce
@@ -628,20 +647,33 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Sign
 		if s.prepared != nil {
 			k = RowsAtOnce(n, most)
 		}
-		if _, err := s.exec(ctx, tx, insertMessages(k), rows[:k*len(messageColumns)]...); err != nil {
-			return fmt.Errorf("store: record messages: %w", err)
+		if _, err := s.exec(ctx, tx, r.insert(k), rows[:k*r.width]...); err != nil {
+			return err
 		}
-		rows, n = rows[k*len(messageColumns):], n-k
+		rows, n = rows[k*r.width:], n-k
 	}
 	return nil
+}
+
+// batchMails are the confirmation mails a batch counts for the throttle,
+// inserted with its messages: a row each, and which (letter, address) they
+// are for.
+type batchMails struct {
+	rows []any
+	seen map[[2]string]bool
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
 // mailInterval of the last, or beyond mailsPerDay a day, and otherwise
 // counts this one.
-func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time) error {
+func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time, mails *batchMails) error {
 	sum := sha256.Sum256([]byte(key))
 	hash := hex.EncodeToString(sum[:])
+	// One already counted in this batch was sent within mailInterval: the
+	// answer the database would give once its row is inserted.
+	if mails.seen[[2]string{letterID, hash}] {
+		return letter.ErrThrottled
+	}
 	if s.postgres {
 		// Two attempts at once in one name take turns, so both cannot pass.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, letterID+" "+hash); err != nil {
@@ -666,9 +698,11 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
-	if _, err := s.exec(ctx, tx, insertMail, letterID, hash, now); err != nil {
-		return fmt.Errorf("store: throttle: %w", err)
+	if mails.seen == nil {
+		mails.seen = map[[2]string]bool{}
 	}
+	mails.seen[[2]string{letterID, hash}] = true
+	mails.rows = append(mails.rows, letterID, hash, now)
 	return nil
 }
 
