@@ -87,7 +87,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	s.prepared = map[string]*sql.Stmt{}
 	queries := []string{insertSignature, selectMails, countRecent, selectByToken, updateMessageStates, upsertTally}
 	for n := 1; n <= sqliteRowsAtOnce; n *= 2 {
-		queries = append(queries, messageRows.insert(n), mailRows.insert(n))
+		queries = append(queries, messageRows.insert(n), mailRows.insert(n), signatureRows.insert(n))
 	}
 	for _, q := range queries {
 		st, err := s.db.PrepareContext(ctx, positional(q))
@@ -468,9 +468,9 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 	defer tx.Rollback()
 	var recorded []*Signing
 	counted := map[string]int{} // by letter, for the public count
-	mails := &batchMails{}
+	later := &batchRows{}
 	for _, g := range batch {
-		g.First, g.Err = s.record(ctx, tx, g.Sig, g.Msgs, lim, mails)
+		g.First, g.Err = s.record(ctx, tx, g, lim, later)
 		switch {
 		case g.Err == nil:
 			recorded = append(recorded, g)
@@ -483,10 +483,25 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 			return g.Err
 		}
 	}
+	// The unconfirmed signatures' rows, before their messages (which name
+	// them); one found there already is a duplicate, as record says.
+	inserted, err := s.insertSignatures(ctx, tx, later.sigs)
+	if err != nil {
+		return err
+	}
+	for _, g := range later.unconfirmed {
+		if inserted[g.Sig.ID] {
+			continue
+		}
+		if g.First, g.Err = s.duplicate(ctx, tx, g.Sig, later.keys[g]); g.Err != nil && !errors.Is(g.Err, letter.ErrDuplicate) {
+			return g.Err
+		}
+		recorded = slices.DeleteFunc(recorded, func(r *Signing) bool { return r == g })
+	}
 	if err := s.insertMessages(ctx, tx, recorded); err != nil {
 		return err
 	}
-	if err := s.insertRows(ctx, tx, mailRows, mails.rows); err != nil {
+	if err := s.insertRows(ctx, tx, mailRows, later.mails); err != nil {
 		return fmt.Errorf("store: throttle: %w", err)
 	}
 	if also != nil && len(recorded) > 0 {
@@ -510,7 +525,8 @@ func (s *Store) recordAll(ctx context.Context, batch []*Signing, lim Limits, als
 
 // record writes one signature and its messages in tx (Record), all but
 // its tally.
-func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, msgs []letter.Message, lim Limits, mails *batchMails) (*letter.Signature, error) {
+func (s *Store) record(ctx context.Context, tx *sql.Tx, g *Signing, lim Limits, later *batchRows) (*letter.Signature, error) {
+	sig, msgs := g.Sig, g.Msgs
 	now := time.Now().UTC()
 	sig.CreatedAt = now
 	if sig.OptIn {
@@ -518,7 +534,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 	}
 	key := letter.EmailKey(sig.Email)
 	if sig.State == letter.SignatureUnconfirmed {
-		if err := s.throttle(ctx, tx, sig.Letter, key, now, mails); err != nil {
+		if err := s.throttle(ctx, tx, sig.Letter, key, now, later); err != nil {
 			return nil, err
 		}
 		key += "#" + sig.ID
@@ -533,21 +549,24 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 			sig.State = letter.SignatureHeld
 		}
 	}
-	res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.values(sig)...)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: record signature: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("store: record signature: %w", err)
-	} else if n == 0 {
-		first, err := s.signatureByEmail(ctx, tx, sig.Letter, key)
+	if sig.State == letter.SignatureUnconfirmed {
+		// Inserted with the batch's others (recordAll).
+		later.sigs = append(append(later.sigs, key), signatureColumns.values(sig)...)
+		later.unconfirmed = append(later.unconfirmed, g)
+		if later.keys == nil {
+			later.keys = map[*Signing]string{}
+		}
+		later.keys[g] = key
+	} else {
+		res, err := s.exec(ctx, tx, insertSignature, append([]any{key}, signatureColumns.values(sig)...)...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: record signature: %w", err)
 		}
-		if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
-			return nil, err
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("store: record signature: %w", err)
+		} else if n == 0 {
+			return s.duplicate(ctx, tx, sig, key)
 		}
-		return first, letter.ErrDuplicate
 	}
 	// Its messages are inserted with the batch's (insertMessages): nothing
 	// before that reads them.
@@ -571,10 +590,11 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, sig *letter.Signature, m
 // rowsInsert is a multi-row INSERT into a table, made once for each
 // number of rows.
 type rowsInsert struct {
-	table string
-	names string // the columns, comma-separated
-	width int    // how many
-	made  sync.Map
+	table  string
+	names  string // the columns, comma-separated
+	width  int    // how many
+	suffix string // after the values
+	made   sync.Map
 }
 
 // insert is the INSERT of n rows.
@@ -586,13 +606,16 @@ func (r *rowsInsert) insert(n int) string {
 	for i := range values {
 		values[i] = "(" + placeholders(1+i*r.width, r.width) + ")"
 	}
-	q := `INSERT INTO ` + r.table + ` (` + r.names + `) VALUES ` + strings.Join(values, ", ")
+	q := `INSERT INTO ` + r.table + ` (` + r.names + `) VALUES ` + strings.Join(values, ", ") + r.suffix
 	r.made.Store(n, q)
 	return q
 }
 
 var (
 	messageRows = &rowsInsert{table: "messages", names: messageColumns.names(), width: len(messageColumns)}
+	// As insertSignature, telling which were inserted.
+	signatureRows = &rowsInsert{table: "signatures", names: "email_key, " + signatureColumns.names(),
+		width: 1 + len(signatureColumns), suffix: " ON CONFLICT (letter_id, email_key) DO NOTHING RETURNING id"}
 	// A confirmation mail sent: the throttle's count.
 	mailRows = &rowsInsert{table: "confirm_mails", names: "letter_id, email_hash, sent_at", width: 3}
 )
@@ -617,6 +640,46 @@ func RowsAtOnce(n, most int) int {
 	return k
 }
 
+// duplicate is the answer to sig, whose key (address) signed before:
+// the first signature, given the repeat's opt-in if it had none, and
+// letter.ErrDuplicate.
+func (s *Store) duplicate(ctx context.Context, tx *sql.Tx, sig *letter.Signature, key string) (*letter.Signature, error) {
+	first, err := s.signatureByEmail(ctx, tx, sig.Letter, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.adoptOptIn(ctx, tx, first, sig); err != nil {
+		return nil, err
+	}
+	return first, letter.ErrDuplicate
+}
+
+// insertSignatures inserts signature rows (email_key then
+// signatureColumns, one after the other) many a statement, skipping any
+// whose address already signed, and returns the ids of those inserted.
+func (s *Store) insertSignatures(ctx context.Context, tx *sql.Tx, rows []any) (map[string]bool, error) {
+	inserted := map[string]bool{}
+	err := s.eachRows(signatureRows, rows, func(q string, args []any) error {
+		r, err := s.query(ctx, tx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			inserted[id] = true
+		}
+		return r.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: record signatures: %w", err)
+	}
+	return inserted, nil
+}
+
 // insertMessages inserts the messages of the signatures recorded in a
 // batch (insertRows).
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Signing) error {
@@ -637,6 +700,15 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, recorded []*Sign
 // on SQLite each costs its own run of the statement's program, cursors and
 // driver calls (there in the prepared sizes, sqliteRowsAtOnce).
 func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, r *rowsInsert, rows []any) error {
+	return s.eachRows(r, rows, func(q string, args []any) error {
+		_, err := s.exec(ctx, tx, q, args...)
+		return err
+	})
+}
+
+// eachRows runs do with r's INSERT of as many rows at a time as
+// insertRows says, and their values.
+func (s *Store) eachRows(r *rowsInsert, rows []any, do func(q string, args []any) error) error {
 	n := len(rows) / r.width
 	most := messagesAtOnce
 	if s.prepared != nil {
@@ -647,7 +719,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, r *rowsInsert, rows 
 		if s.prepared != nil {
 			k = RowsAtOnce(n, most)
 		}
-		if _, err := s.exec(ctx, tx, r.insert(k), rows[:k*r.width]...); err != nil {
+		if err := do(r.insert(k), rows[:k*r.width]); err != nil {
 			return err
 		}
 		rows, n = rows[k*r.width:], n-k
@@ -655,18 +727,24 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, r *rowsInsert, rows 
 	return nil
 }
 
-// batchMails are the confirmation mails a batch counts for the throttle,
-// inserted with its messages: a row each, and which (letter, address) they
-// are for.
-type batchMails struct {
-	rows []any
-	seen map[[2]string]bool
+// batchRows are rows a batch inserts together after its loop over the
+// signatures: the confirmation mails it counts for the throttle, with
+// which (letter, address) they are for, and its unconfirmed signatures.
+type batchRows struct {
+	mails []any
+	seen  map[[2]string]bool
+	// An unconfirmed signature's key is its own (address#id): none is a
+	// duplicate of another's, and none counts against the ceiling, so
+	// nothing read in the loop depends on their rows.
+	unconfirmed []*Signing
+	keys        map[*Signing]string
+	sigs        []any
 }
 
 // throttle refuses another confirmation mail for (letter, address) within
 // mailInterval of the last, or beyond mailsPerDay a day, and otherwise
 // counts this one.
-func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time, mails *batchMails) error {
+func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, now time.Time, mails *batchRows) error {
 	sum := sha256.Sum256([]byte(key))
 	hash := hex.EncodeToString(sum[:])
 	// One already counted in this batch was sent within mailInterval: the
@@ -702,7 +780,7 @@ func (s *Store) throttle(ctx context.Context, tx *sql.Tx, letterID, key string, 
 		mails.seen = map[[2]string]bool{}
 	}
 	mails.seen[[2]string{letterID, hash}] = true
-	mails.rows = append(mails.rows, letterID, hash, now)
+	mails.mails = append(mails.mails, letterID, hash, now)
 	return nil
 }
 
