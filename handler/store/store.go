@@ -631,7 +631,7 @@ const messagesAtOnce = 500
 const sqliteRowsAtOnce = 32
 
 // RowsAtOnce is the size of the next multi-row INSERT on SQLite for n rows
-// still to insert: the largest power of two ≤ n, at most max.
+// still to insert: the largest power of two ≤ n, at most most.
 func RowsAtOnce(n, most int) int {
 	k := 1
 	for k*2 <= n && k*2 <= most {
