@@ -424,7 +424,7 @@ func (s *Store) decide(ctx context.Context, verb string, ids []string, messages 
 	// Released letters go out: they join the public count (last, in one
 	// order, as in Record).
 	for _, l := range slices.Sorted(maps.Keys(released)) {
-		if err := addTally(ctx, tx, l, tallyCounted, released[l]); err != nil {
+		if err := s.addTally(ctx, tx, l, tallyCounted, released[l]); err != nil {
 			return 0, err
 		}
 	}

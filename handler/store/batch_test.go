@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"campaignkit/handler/letter"
@@ -118,6 +119,12 @@ func TestRecordAllIsRecordOneAfterTheOther(t *testing.T) {
 		if n, _ := st.Count(ctx, "family-separation"); n != 2 {
 			t.Errorf("count = %d, want 2 (a and b; c is held)", n)
 		}
+		// The batch counted u's mail (its row goes in with the messages):
+		// the next attempt, in a batch of its own, is throttled too.
+		u3, u3Msgs := unconfirmed("u@example.org", "token-3")
+		if _, err := st.Record(ctx, u3, u3Msgs, lim, nil); !errors.Is(err, letter.ErrThrottled) {
+			t.Errorf("an attempt after the batch: %v, want throttled", err)
+		}
 		states, _ := st.SignatureStates(ctx)
 		if states[letter.SignatureConfirmed] != 2 || states[letter.SignatureHeld] != 1 || states[letter.SignatureUnconfirmed] != 1 {
 			t.Errorf("states %v", states)
@@ -149,6 +156,41 @@ func TestRecordAllRetriesEachFromTheStart(t *testing.T) {
 		}
 		if n, _ := st.SignatureCount(ctx); n != 1 {
 			t.Errorf("%d signatures stored, want 1", n)
+		}
+	})
+}
+
+// A batch of unconfirmed signatures larger than one multi-row INSERT
+// (32 rows on SQLite) records each, with its letters and its mail's row,
+// but the repeat of an address, throttled.
+func TestRecordAllManyUnconfirmed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		st := open()
+		var batch []*store.Signing
+		for i := range 37 {
+			email := fmt.Sprintf("u%d@example.org", i)
+			if i == 20 {
+				email = "u3@example.org"
+			}
+			sig, msgs := unconfirmed(email, fmt.Sprintf("token-%d", i))
+			batch = append(batch, &store.Signing{Sig: sig, Msgs: msgs})
+		}
+		st.RecordAll(ctx, batch, store.Limits{}, nil)
+		for i, g := range batch {
+			if (i == 20) != errors.Is(g.Err, letter.ErrThrottled) || (i != 20 && (g.Err != nil || g.First != g.Sig)) {
+				t.Errorf("signature %d: %v", i, g.Err)
+			}
+		}
+		states, _ := st.SignatureStates(ctx)
+		counts, _ := st.Counts(ctx)
+		if states[letter.SignatureUnconfirmed] != 36 || counts[letter.StateUnconfirmed] != 72 {
+			t.Errorf("signatures %v, messages %v; want 36 unconfirmed with 72 letters", states, counts)
+		}
+		// Every mail was counted: each address is throttled now.
+		again, msgs := unconfirmed("u36@example.org", "token-again")
+		if _, err := st.Record(ctx, again, msgs, store.Limits{}, nil); !errors.Is(err, letter.ErrThrottled) {
+			t.Errorf("the last address again: %v, want throttled", err)
 		}
 	})
 }

@@ -24,7 +24,7 @@ func TestSignAndConfirmStatementsUseTheirIndexes(t *testing.T) {
 	if _, err := New(ctx, db, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{insertSignature, insertMessage, selectMails, insertMail, countRecent, selectByToken, updateMessageStates,
+	for _, q := range []string{insertSignature, messageRows.insert(1), messageRows.insert(32), selectMails, mailRows.insert(1), countRecent, selectByToken, updateMessageStates,
 		`SELECT ` + signatureColumns.names() + ` FROM signatures WHERE letter_id = $1 AND email_key = $2`} {
 		n := strings.Count(q, "$")
 		args := make([]any, n)

@@ -5,33 +5,35 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"campaignkit/handler/store"
 )
 
 // driver is River's SQLite driver with one query done another way: the
 // insert of many jobs that returns nothing (InsertManyFastTx, which the
 // sign path uses). River's decodes every job from one JSON document in a
 // statement parsed each time, which took over a third of the writer's time
-// at the intake's peak; here each job is one run of an INSERT prepared
-// once, of the very values River computed (its unique key included), with
-// River's conflict clause.
+// at the intake's peak; here the jobs go in multi-row INSERTs prepared
+// once (1, 2, 4 … 32 rows, as the store's messages), of the very values
+// River computed (its unique key included), with River's conflict clause.
 type driver struct {
 	*riversqlite.Driver
 	db       *sql.DB
 	once     sync.Once
-	prepared atomic.Pointer[sql.Stmt]
+	prepared atomic.Pointer[map[int]*sql.Stmt] // by rows
 }
 
 // insertJob is River's JobInsertFastManyNoReturning for one job.
 const insertJob = `INSERT INTO river_job (args, created_at, kind, max_attempts, metadata, priority, queue,
 	scheduled_at, state, tags, unique_key, unique_states)
-VALUES (jsonb(?1), coalesce(?2, datetime('now', 'subsec')), ?3, ?4, jsonb(?5), ?6, ?7,
-	coalesce(?8, datetime('now', 'subsec')), ?9, jsonb(?10), ?11, nullif(?12, 0))
+VALUES %s
 ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL
         AND unique_states IS NOT NULL
@@ -48,26 +50,47 @@ ON CONFLICT (unique_key)
             END >= 1
 DO NOTHING`
 
+// jobColumns are the values of one job in insertJob.
+const jobColumns = 12
+
+// jobsAtOnce bounds one INSERT's jobs.
+const jobsAtOnce = 32
+
+// insertJobs is insertJob for n jobs. Its parameters are plain ?, in
+// order: the driver looks up a numbered one's name (?12) at each run, in a
+// list as long as the parameters.
+func insertJobs(n int) string {
+	row := "(jsonb(?), coalesce(?, datetime('now', 'subsec')), ?, ?, jsonb(?), ?, ?, " +
+		"coalesce(?, datetime('now', 'subsec')), ?, jsonb(?), ?, nullif(?, 0))"
+	return fmt.Sprintf(insertJob, strings.TrimSuffix(strings.Repeat(row+", ", n), ", "))
+}
+
 func (d *driver) UnwrapExecutor(tx *sql.Tx) riverdriver.ExecutorTx {
 	return &executor{ExecutorTx: d.Driver.UnwrapExecutor(tx), tx: tx, d: d}
 }
 
-// statement is the insert in tx. It is prepared once for all in the
-// background, when the one connection is free again (River's tables
-// exist by now, and preparing from here would wait for this very
+// statement is the insert of n jobs in tx. They are prepared once for all
+// in the background, when the one connection is free again (River's
+// tables exist by now, and preparing from here would wait for this very
 // transaction); until then, for this transaction alone.
-func (d *driver) statement(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
-	if st := d.prepared.Load(); st != nil {
-		return tx.StmtContext(ctx, st), nil
+func (d *driver) statement(ctx context.Context, tx *sql.Tx, n int) (*sql.Stmt, error) {
+	if all := d.prepared.Load(); all != nil {
+		return tx.StmtContext(ctx, (*all)[n]), nil
 	}
 	d.once.Do(func() {
 		go func() {
-			if st, err := d.db.PrepareContext(context.Background(), insertJob); err == nil {
-				d.prepared.Store(st)
+			all := map[int]*sql.Stmt{}
+			for k := 1; k <= jobsAtOnce; k *= 2 {
+				st, err := d.db.PrepareContext(context.Background(), insertJobs(k))
+				if err != nil {
+					return
+				}
+				all[k] = st
 			}
+			d.prepared.Store(&all)
 		}()
 	})
-	return tx.PrepareContext(ctx, insertJob)
+	return tx.PrepareContext(ctx, insertJobs(n))
 }
 
 type executor struct {
@@ -80,11 +103,7 @@ func (e *executor) JobInsertFastManyNoReturning(ctx context.Context, params *riv
 	if params.Schema != "" {
 		return e.ExecutorTx.JobInsertFastManyNoReturning(ctx, params)
 	}
-	st, err := e.d.statement(ctx, e.tx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
+	args := make([]any, 0, len(params.Jobs)*jobColumns)
 	for _, j := range params.Jobs {
 		metadata := j.Metadata
 		if len(metadata) == 0 {
@@ -92,23 +111,33 @@ func (e *executor) JobInsertFastManyNoReturning(ctx context.Context, params *riv
 		}
 		tags, err := json.Marshal(j.Tags)
 		if err != nil {
-			return n, fmt.Errorf("error marshaling tags: %w", err)
+			return 0, fmt.Errorf("error marshaling tags: %w", err)
 		}
 		var key []byte
 		if len(j.UniqueKey) > 0 {
 			key = j.UniqueKey
 		}
-		res, err := st.ExecContext(ctx, string(j.EncodedArgs), timeOrNil(j.CreatedAt), j.Kind, int64(j.MaxAttempts),
+		args = append(args, string(j.EncodedArgs), timeOrNil(j.CreatedAt), j.Kind, int64(j.MaxAttempts),
 			string(metadata), int64(j.Priority), j.Queue, timeOrNil(j.ScheduledAt), string(j.State), string(tags),
 			key, int64(j.UniqueStates))
+	}
+	n := 0
+	for left := len(params.Jobs); left > 0; {
+		k := store.RowsAtOnce(left, jobsAtOnce)
+		st, err := e.d.statement(ctx, e.tx, k)
 		if err != nil {
 			return n, err
 		}
-		k, err := res.RowsAffected()
+		res, err := st.ExecContext(ctx, args[:k*jobColumns]...)
 		if err != nil {
 			return n, err
 		}
-		n += int(k)
+		inserted, err := res.RowsAffected()
+		if err != nil {
+			return n, err
+		}
+		n += int(inserted)
+		args, left = args[k*jobColumns:], left-k
 	}
 	return n, nil
 }

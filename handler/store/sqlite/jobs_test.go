@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +132,38 @@ func TestJobInsertWritesRiversRows(t *testing.T) {
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("row %d:\n River's %q\n ours    %q", i, a, b)
 			}
+		}
+	}
+}
+
+// Jobs go in statements of 1, 2, 4 … rows: seven in three (4 + 2 + 1),
+// with a unique job twice among them, both in one statement (the second
+// skipped there) and across statements, write the rows River's driver
+// writes.
+func TestJobInsertInSeveralStatementsWritesRiversRows(t *testing.T) {
+	params := []river.InsertManyParams{
+		{Args: uniqueArgs{ID: "x"}},
+		{Args: plainArgs{N: 1}},
+		{Args: uniqueArgs{ID: "x"}},
+		{Args: plainArgs{N: 2}, InsertOpts: &river.InsertOpts{Tags: []string{"tag-c"}}},
+		{Args: uniqueArgs{ID: "y"}},
+		{Args: plainArgs{N: 3}},
+		{Args: uniqueArgs{ID: "y"}},
+	}
+	theirs, ours := insertBoth(t, params)
+	if len(theirs) != 8 { // 5, then the three plain ones again
+		t.Fatalf("River's driver wrote %d rows, want 8: %v", len(theirs), theirs)
+	}
+	if !reflect.DeepEqual(theirs, ours) {
+		t.Errorf("rows differ:\n River's %q\n ours    %q", theirs, ours)
+	}
+}
+
+// The statement for n jobs has n rows of jobColumns plain parameters.
+func TestInsertJobsHasEveryParameter(t *testing.T) {
+	for _, n := range []int{1, 2, 32} {
+		if got := strings.Count(insertJobs(n), "?"); got != n*jobColumns {
+			t.Errorf("insertJobs(%d) has %d parameters, want %d", n, got, n*jobColumns)
 		}
 	}
 }
