@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
@@ -41,18 +43,34 @@ func TestCMSVendored(t *testing.T) {
 	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(lock["version"]) {
 		t.Errorf("sveltia.lock: version %q is not an exact version", lock["version"])
 	}
-	for file, p := range map[string]string{
-		"sveltia-cms.js":   "site/static/cms/sveltia-cms.js",
-		"sveltia-cms.json": "site/cms/sveltia-cms.json",
-	} {
-		b, err := os.ReadFile(filepath.Join(root, p))
+	files := 0
+	for name, want := range lock {
+		if name == "version" || name == "tarball-integrity" {
+			continue
+		}
+		p := filepath.Join(root, "site/static/cms", name) // published
+		if name == "sveltia-cms.json" {
+			p = filepath.Join(root, "site/cms", name) // the schema, for the tests
+		}
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(b)
-		if got := hex.EncodeToString(sum[:]); got != lock[file] {
-			t.Errorf("%s: sha256 %s, sveltia.lock records %s: run `bash site/cms/sveltia.sh` to restore the pinned file", p, got, lock[file])
+		if got := hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("%s: sha256 %s, sveltia.lock records %s: run `bash site/cms/sveltia.sh` to restore the pinned file", p, got, want)
 		}
+		files++
+	}
+	if lock["sveltia-cms.js"] == "" || lock["sveltia-cms.json"] == "" || files < 3 {
+		t.Errorf("sveltia.lock lists %d files: it lacks the script, the schema or the fonts", files)
+	}
+	js, err := os.ReadFile(filepath.Join(root, "site/static/cms/sveltia-cms.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(js, []byte("cdn.jsdelivr.net")) {
+		t.Error("sveltia-cms.js still loads fonts from cdn.jsdelivr.net")
 	}
 	html, err := os.ReadFile(filepath.Join(root, "site/static/cms/index.html"))
 	if err != nil {
@@ -532,4 +550,98 @@ func templateFields(t *testing.T, layouts string) templateUses {
 	sort.Strings(keys)
 	t.Logf("front-matter fields the templates read: %v; page fields: %v", keys, uses.builtin)
 	return uses
+}
+
+// netlifyHeaders returns the headers Netlify's _headers file (text) gives
+// a path: every value of every rule that matches it, as Netlify applies
+// every matching rule. Rules are exact paths or end in /* (a prefix).
+func netlifyHeaders(t *testing.T, text, urlPath string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	matches := false
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#"):
+		case !strings.HasPrefix(line, " "):
+			rule := strings.TrimSpace(line)
+			if prefix, ok := strings.CutSuffix(rule, "*"); ok {
+				matches = strings.HasPrefix(urlPath, prefix)
+			} else {
+				matches = urlPath == rule
+			}
+		case matches:
+			name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				t.Fatalf("_headers: no colon in %q", line)
+			}
+			out[name] = append(out[name], strings.TrimSpace(value))
+		}
+	}
+	return out
+}
+
+// checkHeadersFile checks the policies a built site's _headers gives:
+// exactly one per path, the pages' for pages (csp) and the CMS's for /cms/.
+func checkHeadersFile(t *testing.T, public, csp string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(public, "_headers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"/cms/": cmsCSP, "/cms/config.yml": cmsCSP, "/cms/sveltia-cms.js": cmsCSP}
+	// Every page and file Hugo wrote, but the CMS's.
+	err = filepath.WalkDir(public, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := "/" + filepath.ToSlash(must(filepath.Rel(public, p)))
+		if strings.HasPrefix(rel, "/cms/") || strings.HasPrefix(path.Base(rel), "_") {
+			return nil
+		}
+		want[rel] = csp
+		if page, ok := strings.CutSuffix(rel, "index.html"); ok {
+			want[page] = csp
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want["/"] == "" || want["/thanks/"] == "" {
+		t.Fatalf("the build has no / or /thanks/ page: %v", want)
+	}
+	for p, csp := range want {
+		got := netlifyHeaders(t, string(b), p)["Content-Security-Policy"]
+		if len(got) != 1 || got[0] != csp {
+			t.Errorf("_headers gives %s the policies %q, want only %q", p, got, csp)
+		}
+	}
+	if got := netlifyHeaders(t, string(b), "/cms/")["X-Robots-Tag"]; len(got) != 1 || got[0] != "noindex, nofollow" {
+		t.Errorf("_headers gives /cms/ X-Robots-Tag %q", got)
+	}
+}
+
+// `campaign serve` gives /cms/ its own policy and keeps it from search
+// engines; the pages keep theirs.
+func TestStaticSiteCMSHeaders(t *testing.T) {
+	public := t.TempDir()
+	os.WriteFile(filepath.Join(public, "index.html"), []byte("<p>page</p>"), 0o644)
+	os.MkdirAll(filepath.Join(public, "cms"), 0o755)
+	os.WriteFile(filepath.Join(public, "cms", "index.html"), []byte("<p>cms</p>"), 0o644)
+	os.WriteFile(filepath.Join(public, "cms", "config.yml"), []byte("backend: {}\n"), 0o644)
+	srv := httptest.NewServer(staticSite(public, siteCSP))
+	defer srv.Close()
+	for p, want := range map[string]string{"/": siteCSP, "/cms/": cmsCSP, "/cms/config.yml": cmsCSP, "/cmsx": siteCSP} {
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: Content-Security-Policy %q, want %q", p, got, want)
+		}
+		if robots := resp.Header.Get("X-Robots-Tag"); (want == cmsCSP) != (robots == "noindex, nofollow") {
+			t.Errorf("%s: X-Robots-Tag %q", p, robots)
+		}
+	}
 }
