@@ -284,8 +284,8 @@ func TestCMSConfigCoversFrontMatter(t *testing.T) {
 			case f == nil:
 				t.Errorf("%s has a body; CMS %s has no body field", rel, entry.name)
 			case strings.Contains(body, "{{<") && richByDefault(f):
-				// The rich-text editor rewrites what it does not know,
-				// such as shortcodes: edit such bodies as text.
+				// The rich-text editor re-writes the whole body from its
+				// own model on every edit: shortcodes are safest as text.
 				t.Errorf("%s: its body holds Hugo shortcodes; CMS %s edits it as rich text (%s widget, modes %v): use widget text or modes [raw, …]",
 					rel, entry.name, f.Widget, f.Modes)
 			}
