@@ -161,6 +161,17 @@ func TestBrowserCMSKeepsTheLetter(t *testing.T) {
 	})(`+string(filesJSON)+`)`, chromedp.EvalAwaitPromise))
 	clickText(t, ctx, "button", "Work with Local Repository")
 	waitFor(t, ctx, "the collections", `document.body.innerText.includes("Letters")`)
+	// The pages are found where Hugo has them (content/_index.md, …).
+	for entry, title := range map[string]string{
+		"campaign": "Protect children. End family separation.", "thanks": "Thank you: your letter is on its way",
+		"check-your-inbox": "Check your inbox to send your letter",
+	} {
+		// Through the list, as an editor goes from one to the next.
+		do(t, ctx, chromedp.Navigate(inst.URL+"/cms/#/collections/pages"))
+		waitFor(t, ctx, "the list of pages", `(t => ["Campaign page", "Thank-you page", "Check-your-inbox page"].every(p => t.includes(p)) && !t.includes("Headline"))(document.body.innerText)`)
+		do(t, ctx, chromedp.Navigate(inst.URL+"/cms/#/collections/pages/entries/"+entry))
+		waitFor(t, ctx, "the "+entry+" page's editor", `[...document.querySelectorAll("input")].some(e => e.value === "`+title+`")`)
+	}
 	do(t, ctx, chromedp.Navigate(inst.URL+"/cms/#/collections/letters/entries/family-separation"))
 	const subject = "Protect children, end family separation"
 	waitFor(t, ctx, "the letter's editor", `[...document.querySelectorAll("input")].some(e => e.value === "`+subject+`")`)
