@@ -122,9 +122,11 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 
 // TestBrowserCMSKeepsTheLetter edits the letter in the CMS as an editor
 // would with "Work with Local Repository" (the browser's File System Access
-// API, given here a copy of content/ in the page's private file system),
-// changes its subject, saves, and reads the file back: the body, with its
-// merge fields and signature block, and every other field are as they were.
+// API, given here a copy of content/ in the page's private file system):
+// the three pages and the letter open in English and Spanish; it changes
+// the subject, saves, and reads the files back: the body, with its merge
+// fields and signature block, every other field, and the Spanish letter
+// are as they were.
 func TestBrowserCMSKeepsTheLetter(t *testing.T) {
 	inst := startServe(t, serveOpts{})
 	ctx := newBrowser(t, true)
@@ -140,6 +142,12 @@ func TestBrowserCMSKeepsTheLetter(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A Spanish letter beside the English one (the repository's own once it
+	// has one): saving the English must keep its translated fields.
+	const es = "content/letters/family-separation.es.md"
+	if _, ok := files[es]; !ok {
+		files[es] = spanishLetter
 	}
 	filesJSON, _ := json.Marshal(files)
 	do(t, ctx, chromedp.Navigate(inst.URL+"/cms/"))
@@ -175,6 +183,11 @@ func TestBrowserCMSKeepsTheLetter(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(inst.URL+"/cms/#/collections/letters/entries/family-separation"))
 	const subject = "Protect children, end family separation"
 	waitFor(t, ctx, "the letter's editor", `[...document.querySelectorAll("input")].some(e => e.value === "`+subject+`")`)
+	// The Spanish letter is found beside the English as its translation:
+	// the right-hand pane's language switch shows it.
+	value(t, ctx, chromedp.Evaluate[bool](`(() => { [...document.querySelectorAll("button")].filter(b => b.innerText.trim() === "Spanish").at(-1).id = "cms-es"; return true })()`))
+	do(t, ctx, chromedp.Click(chromedp.ID("cms-es")))
+	waitFor(t, ctx, "the Spanish letter", fmt.Sprintf(`[...document.querySelectorAll("input")].some(e => e.value === %q)`, parsePage(t, files[es]).FrontMatter["subject"]))
 	value(t, ctx, chromedp.Evaluate[bool](`(() => { [...document.querySelectorAll("input")].find(e => e.value === "`+subject+`").id = "cms-subject"; return true })()`))
 	do(t, ctx, chromedp.SendKeys(chromedp.ID("cms-subject"), " now"))
 	clickText(t, ctx, "button", "Save")
@@ -207,15 +220,43 @@ func TestBrowserCMSKeepsTheLetter(t *testing.T) {
 	}
 	// What the CMS writes: the same fields, without the file's comments.
 	t.Logf("the letter as the CMS saved it:\n%s", saved)
-	// No Spanish letter appears: Spanish is off for a letter that has none.
-	if has := value(t, ctx, chromedp.Evaluate[bool](`(async () => {
-		const repo = await (await navigator.storage.getDirectory()).getDirectoryHandle("campaignkit");
-		const dir = await repo.getDirectoryHandle("content").then(d => d.getDirectoryHandle("letters"));
-		try { await dir.getFileHandle("family-separation.es.md"); return true } catch { return false }
-	})()`, chromedp.EvalAwaitPromise)); has {
-		t.Error("saving the English letter wrote a Spanish one")
+	// The Spanish letter is as it was: its own subject, titles, salutations
+	// and text, and the English one's id, names and addresses.
+	savedES := value(t, ctx, chromedp.Evaluate[string](strings.Replace(read, "family-separation.md", "family-separation.es.md", 1), chromedp.EvalAwaitPromise))
+	beforeES, afterES := parsePage(t, files[es]), parsePage(t, savedES)
+	if strings.TrimSpace(string(afterES.Content)) != strings.TrimSpace(string(beforeES.Content)) || !reflect.DeepEqual(afterES.FrontMatter, beforeES.FrontMatter) {
+		t.Errorf("saving the English letter changed the Spanish one:\n--- before\n%s\n--- after\n%s", files[es], savedES)
 	}
 }
+
+// spanishLetter stands in for the Spanish edition's letter where the
+// repository has none yet.
+const spanishLetter = `---
+title: "La carta"
+id: family-separation
+subject: "Protejan a los niños, pongan fin a la separación de familias"
+outputs: [html, json]
+confirm: true
+copy_to_signer: false
+review_edits: false
+targets:
+  - name: Donald J. Trump
+    title: Presidente de los Estados Unidos
+    email: president@whitehouse.example
+    salutation: "Estimado señor presidente:"
+  - name: Kirstjen Nielsen
+    title: Secretaria de Seguridad Nacional
+    email: secretary@dhs.example
+    salutation: "Estimada señora secretaria:"
+---
+Les escribo para expresar mi preocupación por la separación de familias.
+
+{{< signature >}}
+Atentamente,
+
+{{< field first_name >}} {{< field last_name >}}
+{{< /signature >}}
+`
 
 func parsePage(t *testing.T, text string) pageparser.ContentFrontMatter {
 	t.Helper()
