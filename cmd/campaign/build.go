@@ -123,12 +123,17 @@ func writeHeaders(publicDir, csp string) error {
 		case name == "cms" || strings.HasPrefix(name, "_"):
 			// The CMS's below; _headers and _redirects are Netlify's.
 		case e.IsDir():
+			// /thanks as well as /thanks/…: a host may serve the page
+			// without the slash.
+			rule("/"+name, page)
 			rule("/"+name+"/*", page)
 		default:
 			rule("/"+name, page)
 		}
 	}
-	rule("/cms/*", "Content-Security-Policy: "+cmsCSP, "X-Robots-Tag: noindex, nofollow")
+	for _, p := range []string{"/cms", "/cms/*"} {
+		rule(p, "Content-Security-Policy: "+cmsCSP, "X-Robots-Tag: noindex, nofollow")
+	}
 	if err := os.WriteFile(filepath.Join(publicDir, "_headers"), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}

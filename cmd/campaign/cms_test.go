@@ -588,7 +588,7 @@ func checkHeadersFile(t *testing.T, public, csp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"/cms/": cmsCSP, "/cms/config.yml": cmsCSP, "/cms/sveltia-cms.js": cmsCSP}
+	want := map[string]string{"/cms": cmsCSP, "/cms/": cmsCSP, "/cms/config.yml": cmsCSP, "/cms/sveltia-cms.js": cmsCSP}
 	// Every page and file Hugo wrote, but the CMS's.
 	err = filepath.WalkDir(public, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -601,6 +601,9 @@ func checkHeadersFile(t *testing.T, public, csp string) {
 		want[rel] = csp
 		if page, ok := strings.CutSuffix(rel, "index.html"); ok {
 			want[page] = csp
+			if page != "/" {
+				want[strings.TrimSuffix(page, "/")] = csp
+			}
 		}
 		return nil
 	})
