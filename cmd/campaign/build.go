@@ -124,10 +124,43 @@ func copyJSON(src, dst string) error {
 // writeHeaders writes the pages' Content-Security-Policy into public/ as
 // Netlify's _headers file. netlify.toml cannot hold it: it is the same for
 // every build, and where both name a header for a path, netlify.toml's wins.
+// /cms/ (the editors' tool) has a policy of its own. No rule covers both:
+// Netlify applies every rule that matches a path, so the pages' policy is
+// given per top-level file and folder of the built site rather than for
+// /*, which would also reach /cms/ and, added to its policy, block it.
 func writeHeaders(publicDir, csp string) error {
-	text := "# Written by `campaign build` (cmd/campaign/build.go): the pages' policy.\n" +
-		"/*\n  Content-Security-Policy: " + csp + "\n"
-	if err := os.WriteFile(filepath.Join(publicDir, "_headers"), []byte(text), 0o644); err != nil {
+	entries, err := os.ReadDir(publicDir)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("# Written by `campaign build` (cmd/campaign/build.go): the pages' policy, and the CMS's.\n")
+	rule := func(path string, lines ...string) {
+		b.WriteString(path + "\n")
+		for _, l := range lines {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	page := "Content-Security-Policy: " + csp
+	rule("/", page)
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == "cms" || strings.HasPrefix(name, "_"):
+			// The CMS's below; _headers and _redirects are Netlify's.
+		case e.IsDir():
+			// /thanks as well as /thanks/…: a host may serve the page
+			// without the slash.
+			rule("/"+name, page)
+			rule("/"+name+"/*", page)
+		default:
+			rule("/"+name, page)
+		}
+	}
+	for _, p := range []string{"/cms", "/cms/*"} {
+		rule(p, "Content-Security-Policy: "+cmsCSP, "X-Robots-Tag: noindex, nofollow")
+	}
+	if err := os.WriteFile(filepath.Join(publicDir, "_headers"), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
 	return nil

@@ -30,9 +30,26 @@ func pageCSP(turnstileSiteKey string) string {
 	return turnstile.CSP(siteCSP)
 }
 
+// cmsCSP is the policy of /cms/, the editors' tool (Sveltia CMS, vendored
+// in site/static/cms with its fonts), never of a supporter's page: its own
+// script and fonts; inline styles (Svelte sets them); images, previews,
+// workers and its web-app manifest from blob: and data: URLs it makes;
+// GitHub's API and status page, and the images of the repository it edits;
+// and unpkg.com, where it only reads the latest version's number (it
+// loads no code from there: script-src is 'self').
+const cmsCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' blob: data: https://*.githubusercontent.com; media-src 'self' blob:; frame-src 'self' blob:; " +
+	"font-src 'self'; worker-src 'self' blob:; manifest-src 'self' blob:; " +
+	"connect-src 'self' blob: data: https://api.github.com https://www.githubstatus.com https://unpkg.com; " +
+	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// isCMS reports whether a path is the CMS's (site/static/cms).
+func isCMS(p string) bool { return p == "/cms" || strings.HasPrefix(p, "/cms/") }
+
 // staticSite serves the built site with security headers (csp: the
-// pages' policy), gzip for text, and no directory listings; fingerprinted
-// assets are cached for a year, pages are revalidated.
+// pages' policy; /cms/ has its own and is not for search engines), gzip
+// for text, and no directory listings; fingerprinted assets are cached for
+// a year, pages are revalidated.
 func staticSite(public, csp string) http.Handler {
 	return staticFrom(os.DirFS(public), csp, nil)
 }
@@ -45,7 +62,12 @@ func staticFrom(site fs.FS, csp string, live *liveReload) http.Handler {
 	files := http.FileServer(http.FS(noListing{site}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		handler.SecurityHeaders(h, csp)
+		if isCMS(r.URL.Path) {
+			handler.SecurityHeaders(h, cmsCSP)
+			h.Set("X-Robots-Tag", "noindex, nofollow")
+		} else {
+			handler.SecurityHeaders(h, csp)
+		}
 		if isFingerprinted(r.URL.Path) {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
