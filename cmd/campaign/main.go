@@ -71,6 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case rebuildCommand: // serve's own child, not for people (reload.go)
+		if len(args) != 3 {
+			return fmt.Errorf("%s takes the site, the folder to build into and the Turnstile site key", rebuildCommand)
+		}
+		return buildSite(args[0], args[1], "", args[2], true)
 	}
 	fs := flag.NewFlagSet("campaign "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
