@@ -109,9 +109,15 @@ func CheckLetters(letters letter.Letters) error {
 	var errs []error
 	for _, l := range letters {
 		errs = append(errs, CheckPages(l))
+		if err := l.CheckPlaceholders(); err != nil {
+			errs = append(errs, fmt.Errorf("letter %q: %w", l.ID, err))
+		}
 		for lang, t := range l.Translations {
 			if err := CheckPages(t); err != nil {
 				errs = append(errs, fmt.Errorf("in %q: %w", lang, err))
+			}
+			if err := t.CheckPlaceholders(); err != nil {
+				errs = append(errs, fmt.Errorf("letter %q in %q: %w", l.ID, lang, err))
 			}
 		}
 	}

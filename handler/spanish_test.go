@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,4 +262,38 @@ func (e *env) waitKind(t *testing.T, kind string) (mailguntest.Received, bool) {
 	}
 	t.Fatalf("no %s message; the stand-in got %d", kind, len(e.mg.Messages()))
 	return mailguntest.Received{}, false
+}
+
+// The published Spanish letter's own words for merge fields, typed by a
+// supporter in their edited letter, merge to their details, and the
+// passages reach only their targets, markers removed.
+func TestSpanishEditedLetterMerges(t *testing.T) {
+	letters, err := letter.Load(os.DirFS("testdata/site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := letters["family-separation"].In("es")
+	if es.Lang != "es" || len(es.Passages) != 2 {
+		t.Fatalf("the fixture's Spanish letter: lang %q, %d passages; want es with 2", es.Lang, len(es.Passages))
+	}
+	start, end := es.Passages[0].Start, es.Passages[0].End // the President's
+	if !strings.Contains(es.Body, start) {
+		t.Fatalf("the Spanish body lacks the marker %q", start)
+	}
+	s := letter.Signer{FirstName: "Ana", LastName: "García", Email: "ana@example.org", Address: "12 Elm St",
+		City: "El Paso", State: "TX", Zip: "79901", Lang: "es"}
+	s.Body = "Me llamo [su nombre completo]; [su nombre] para los amigos, de [su ciudad].\n\n" +
+		start + "\n\nSolo para el presidente.\n\n" + end + "\n\nGracias."
+	for i := 0; i < 20; i++ { // the same whatever the placeholders map's order
+		msgs := letter.Merge(es, &s)
+		want := []string{
+			"Me llamo Ana García; Ana para los amigos, de El Paso.\n\nSolo para el presidente.\n\nGracias.",
+			"Me llamo Ana García; Ana para los amigos, de El Paso.\n\nGracias.",
+		}
+		for j, m := range msgs {
+			if !strings.Contains(m.Text, "\n\n"+want[j]+"\n\n") {
+				t.Fatalf("run %d, %s's copy:\n%s\nwant its body %q", i, m.TargetName, m.Text, want[j])
+			}
+		}
+	}
 }

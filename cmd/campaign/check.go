@@ -389,6 +389,17 @@ func checkBody(c *campaignCheck, file string, fm *frontMatter, targets []string)
 				c.problem(file, line, "unknown merge field %q: the fields are %s", args[0], strings.Join(mergeFieldNames(), ", "))
 			}
 		case "only":
+			// The marker lines the supporter edits stand on lines of their
+			// own: a passage's shortcodes must too, or the handler could not
+			// find it and every official would get it, markers included.
+			lineStart := strings.LastIndexByte(fm.body[:m[0]], '\n') + 1
+			lineEnd := len(fm.body)
+			if i := strings.IndexByte(fm.body[m[1]:], '\n'); i >= 0 {
+				lineEnd = m[1] + i
+			}
+			if strings.TrimSpace(fm.body[lineStart:m[0]]) != "" || strings.TrimSpace(fm.body[m[1]:lineEnd]) != "" {
+				c.problem(file, line, "%s must stand on a line of its own, with the passage on the lines between", fm.body[m[0]:m[1]])
+			}
 			if closing {
 				if openOnly < 0 {
 					c.problem(file, line, "{{< /only >}} closes no {{< only … >}}")
@@ -402,6 +413,11 @@ func checkBody(c *campaignCheck, file string, fm *frontMatter, targets []string)
 			openOnly = line
 			if len(args) == 0 {
 				c.problem(file, line, "{{< only >}} names no target: write the names, like {{< only \"%s\" >}}", strings.Join(append(targets, "Name")[:1], ""))
+			}
+			for _, a := range argPattern.FindAllStringSubmatch(fm.body[m[6]:m[7]], -1) {
+				if a[2] != "" {
+					c.problem(file, line, "{{< only %s >}}: write the target's name in quotes, like {{< only \"%s\" >}}", a[2], a[2])
+				}
 			}
 			for _, a := range args {
 				if !slices.Contains(targets, a) {

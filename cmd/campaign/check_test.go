@@ -144,6 +144,12 @@ func TestBuildRefusesABrokenCampaign(t *testing.T) {
 		{"a passage inside another", nil, func(t *testing.T, p string) {
 			edit(t, p, seed, "{{< /only >}}\n\n{{< only", "\n\n{{< only")
 		}, []string{seed + ":38: {{< only … >}} inside another (opened on line 34)"}},
+		{"a passage written inside a paragraph", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "{{< only \"Kirstjen Nielsen\" >}}\n", "{{< only \"Kirstjen Nielsen\" >}} ")
+		}, []string{seed + ":38: {{< only \"Kirstjen Nielsen\" >}} must stand on a line of its own"}},
+		{"a passage naming a target without quotes", nil, func(t *testing.T, p string) {
+			edit(t, p, seed, "{{< only \"Donald J. Trump\" >}}", "{{< only Trump >}}")
+		}, []string{seed + ":34: {{< only Trump >}}: write the target's name in quotes"}},
 		{"a placeholder address in production", []string{"CONTEXT=production"}, func(t *testing.T, p string) {
 		}, []string{seed + ":21: target 1 (Donald J. Trump) is still at the placeholder address president@whitehouse.example: set the real one before a production deploy",
 			seed + ":25: target 2 (Kirstjen Nielsen) is still at the placeholder address"}},

@@ -202,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err
 		}
-		return serve(ctx, cfg, serveOptions{Addr: *addr, Site: *site, Public: *public, Watch: *watch, Term: stderr}, log)
+		return serve(ctx, cfg, serveOptions{Addr: *addr, Site: *site, Public: *public, Watch: *watch, WatchGiven: given["watch"], Term: stderr}, log)
 	case "worker":
 		cfg, err := config.Load(getenv)
 		if err != nil {

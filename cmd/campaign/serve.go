@@ -32,6 +32,7 @@ func program(workers int) config.Program {
 type serveOptions struct {
 	Addr, Site, Public string
 	Watch              bool
+	WatchGiven         bool // -watch was on the command line
 	Term               io.Writer
 }
 
@@ -65,6 +66,12 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, log *slog.Lo
 		if !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
 			log.Warn("CAMPAIGN_SITE_URL is not set: confirmation links point at "+cfg.SiteURL+"; set it to the site's public address", "addr", ln.Addr().String())
 		}
+	}
+	if reload != nil && !o.WatchGiven && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		// A server others reach is not an editor's desk: a git pull there
+		// should not swap the letters mid-campaign unless asked (-watch).
+		log.Info("live reload is off on an address others reach (-watch turns it on)", "addr", ln.Addr().String())
+		reload = nil
 	}
 	box := parts.Outbox
 	if box != nil {

@@ -1,8 +1,11 @@
 package letter
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -23,19 +26,8 @@ func Merge(l *Letter, s *Signer) []Message {
 	if s.Body != "" {
 		body = s.Body
 	}
-	// The words the page showed for a merge field ("[your city]") merge as
-	// its {{city}} does, so the supporter's letter says what they read.
-	var words []string
-	for name, w := range l.Placeholders {
-		if w != "" {
-			words = append(words, w, "{{"+name+"}}")
-		}
-	}
-	spell := strings.NewReplacer(words...)
 	fill := func(text string) string {
-		if len(words) > 0 {
-			text = spell.Replace(text)
-		}
+		text = l.Unspell(text)
 		return placeholderPattern.ReplaceAllStringFunc(text, func(m string) string {
 			name := m[2 : len(m)-2]
 			if name == FullName {
@@ -138,4 +130,59 @@ func BodyFor(passages []Passage, body, target string) string {
 		}
 	}
 	return strings.Trim(strings.Join(kept, "\n"), "\n")
+}
+
+// Unspell turns the words the page shows for merge fields ("[your city]")
+// back into the letter's placeholders ({{city}}), so that a supporter's
+// letter merges to what they read. Longer words go first, and words of the
+// same length in the fields' names' order: the result never depends on a
+// map's order (CheckPlaceholders refuses words that repeat or contain one
+// another).
+func (l *Letter) Unspell(text string) string {
+	names := make([]string, 0, len(l.Placeholders))
+	for name, w := range l.Placeholders {
+		if w != "" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return text
+	}
+	sort.Slice(names, func(i, j int) bool {
+		wi, wj := l.Placeholders[names[i]], l.Placeholders[names[j]]
+		if len(wi) != len(wj) {
+			return len(wi) > len(wj)
+		}
+		return names[i] < names[j]
+	})
+	pairs := make([]string, 0, 2*len(names))
+	for _, name := range names {
+		pairs = append(pairs, l.Placeholders[name], "{{"+name+"}}")
+	}
+	return strings.NewReplacer(pairs...).Replace(text)
+}
+
+// CheckPlaceholders reports merge-field words that would merge ambiguously:
+// two fields shown with the same words, or one's words inside another's
+// ("[your name]" in "[your name and city]").
+func (l *Letter) CheckPlaceholders() error {
+	names := make([]string, 0, len(l.Placeholders))
+	for name := range l.Placeholders {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, a := range names {
+		wa := l.Placeholders[a]
+		if wa == "" {
+			continue
+		}
+		for _, b := range names {
+			wb := l.Placeholders[b]
+			if a != b && wb != "" && strings.Contains(wa, wb) && (wa != wb || a < b) {
+				errs = append(errs, fmt.Errorf("merge fields %q and %q are shown as %q and %q: give each words of its own (site/i18n, placeholder_%s)", a, b, wa, wb, b))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

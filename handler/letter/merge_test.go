@@ -278,3 +278,52 @@ func TestMergeKeepsPassagesForTheirTargets(t *testing.T) {
 		t.Errorf("B. Two receives:\n%s\nwant it to start:\n%s", msgs[1].Text, want)
 	}
 }
+
+// A letter posted exactly as the page showed it, merge fields as words, is
+// the published letter: not edited, so not held for review.
+func TestSignShownLetterIsNotEdited(t *testing.T) {
+	l := testLetter()
+	l.ReviewEdits = true
+	s := validSigner()
+	s.Body = "As a resident of [your city], I ask you to act.\n\nThank you."
+	s.Normalize()
+	sig, _ := Sign(l, &s, Sending{})
+	if sig.Edited || sig.Hold != "" || sig.Body != "" {
+		t.Errorf("the page's own letter: edited %v, hold %q, body kept %q; want unedited", sig.Edited, sig.Hold, sig.Body)
+	}
+	s.Body = "As a resident of [your city], I ask you to act now.\n\nThank you."
+	sig, _ = Sign(l, &s, Sending{})
+	if !sig.Edited || sig.Hold != HoldReview {
+		t.Errorf("an edited letter: edited %v, hold %q; want edited and held for review", sig.Edited, sig.Hold)
+	}
+}
+
+// Words for merge fields turn back into the same placeholders whatever the
+// map's order, longer words first.
+func TestUnspellIsDeterministic(t *testing.T) {
+	l := &Letter{Placeholders: map[string]string{
+		"first_name": "[su nombre]", "full_name": "[su nombre completo]", "city": "[su ciudad]",
+	}}
+	const text = "Me llamo [su nombre completo] ([su nombre]), de [su ciudad]."
+	const want = "Me llamo {{full_name}} ({{first_name}}), de {{city}}."
+	for i := 0; i < 100; i++ {
+		if got := l.Unspell(text); got != want {
+			t.Fatalf("run %d: %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestCheckPlaceholders(t *testing.T) {
+	ok := &Letter{Placeholders: map[string]string{"first_name": "[su nombre]", "full_name": "[su nombre completo]"}}
+	if err := ok.CheckPlaceholders(); err != nil {
+		t.Errorf("distinct words: %v", err)
+	}
+	same := &Letter{Placeholders: map[string]string{"first_name": "[su nombre]", "full_name": "[su nombre]"}}
+	if err := same.CheckPlaceholders(); err == nil || !strings.Contains(err.Error(), `"first_name" and "full_name"`) {
+		t.Errorf("the same words for two fields: %v", err)
+	}
+	inside := &Letter{Placeholders: map[string]string{"city": "[city]", "address": "[street, [city]]"}}
+	if err := inside.CheckPlaceholders(); err == nil || !strings.Contains(err.Error(), `"address" and "city"`) {
+		t.Errorf("one field's words inside another's: %v", err)
+	}
+}

@@ -136,7 +136,9 @@ func Sign(l *Letter, s *Signer, how Sending) (*Signature, []Message) {
 	if s.Subject == l.Subject {
 		sig.Subject = ""
 	}
-	if s.Body == l.Body {
+	// The page shows merge fields as words ("[your city]"): a body posted
+	// as shown is the published one.
+	if s.Body == l.Body || l.Unspell(s.Body) == l.Body {
 		sig.Body = ""
 	}
 	sig.Edited = sig.Subject != "" || sig.Body != ""

@@ -13,6 +13,8 @@ func TestPositional(t *testing.T) {
 		{"SELECT $2, $1", "SELECT $2, $1"},                   // out of order
 		{"SELECT $1 WHERE a = $1", "SELECT $1 WHERE a = $1"}, // twice
 		{"SELECT 1", "SELECT 1"},
+		{"SELECT '$1', $1 WHERE a = 'it''s $2'", "SELECT '$1', ? WHERE a = 'it''s $2'"}, // literals are text
+		{"SELECT 'open $1", "SELECT 'open $1"},                                          // unclosed: as it is
 	} {
 		if got := positional(c.q); got != c.want {
 			t.Errorf("positional(%q) = %q, want %q", c.q, got, c.want)

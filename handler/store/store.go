@@ -100,7 +100,7 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 // positional is q with its parameters $1, $2 … written ?, when each
-// appears once and in order (else q as it is): the SQLite driver looks up
+// appears once and in order (else q as it is), string literals untouched: the SQLite driver looks up
 // a numbered parameter's name at each run, in a list as long as the
 // parameters, which made a 32-row INSERT spend more time binding its
 // values than inserting them; plain ? have no name to look up.
@@ -108,6 +108,16 @@ func positional(q string) string {
 	var b strings.Builder
 	next := 1
 	for i := 0; i < len(q); i++ {
+		if q[i] == '\'' {
+			// A string literal is copied as it is: a '$1' in it is text.
+			j := strings.IndexByte(q[i+1:], '\'')
+			if j < 0 {
+				return q
+			}
+			b.WriteString(q[i : i+j+2])
+			i += j + 1
+			continue
+		}
 		if q[i] != '$' {
 			b.WriteByte(q[i])
 			continue

@@ -228,7 +228,8 @@
           if (j.status === "accepted" || j.status === "confirm") {
             // "confirm": the letter waits for the link emailed to the signer.
             var next = j.status === "confirm" ? j.inbox_url : j.thanks_url;
-            location.assign(sameSitePath(next) ? next : j.status === "confirm" ? "/check-your-inbox/" : "/thanks/");
+            // The page's own language's pages when the answer names none of ours.
+            location.assign(sameSitePath(next) ? next : j.status === "confirm" ? (ds.inbox || "/check-your-inbox/") : (ds.thanks || "/thanks/"));
           } else {
             notice(j.message);
           }
