@@ -303,6 +303,12 @@ func TestShareTags(t *testing.T) {
 	if !strings.Contains(page, `<link rel=canonical href=https://families.example/>`) {
 		t.Error("no canonical link to the public address")
 	}
+	// Each language's page, for search engines, at its absolute address.
+	for _, l := range []string{`<link rel=alternate hreflang=en href=https://families.example/>`, `<link rel=alternate hreflang=es href=https://families.example/es/>`} {
+		if !strings.Contains(page, l) {
+			t.Errorf("the campaign page lacks %s", l)
+		}
+	}
 	img := meta["og:image"]
 	if !strings.HasPrefix(img, "https://families.example/img/") || meta["og:description"] == "" {
 		t.Fatalf("og:image %q, og:description %q", img, meta["og:description"])
@@ -329,8 +335,8 @@ func TestShareTags(t *testing.T) {
 
 	// Without an address the tags that need one are left out, not made relative.
 	local := readPublic(t, buildWith(t, nil, nil), "index.html")
-	if strings.Contains(local, "og:url") || strings.Contains(local, "og:image") || strings.Contains(local, "canonical") {
-		t.Error("a build without the public address has og:url, og:image or a canonical link")
+	if strings.Contains(local, "og:url") || strings.Contains(local, "og:image") || strings.Contains(local, "canonical") || strings.Contains(local, "rel=alternate") {
+		t.Error("a build without the public address has og:url, og:image, a canonical or an alternate-language link")
 	}
 }
 
