@@ -60,6 +60,28 @@ func copyProject(root, dst string) error {
 	return nil
 }
 
+// projectCopy makes a temp folder (its name starting with prefix) holding
+// the campaign binary and a copy of this project's editable parts, for a
+// run that edits or grows them; the caller removes tmp.
+func projectCopy(prefix string) (tmp, bin, proj string, err error) {
+	if tmp, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", "", err
+	}
+	root, err := os.Getwd()
+	if err == nil {
+		bin, err = campaignBinary(tmp)
+	}
+	proj = filepath.Join(tmp, "project")
+	if err == nil {
+		err = copyProject(root, proj)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", "", "", err
+	}
+	return tmp, bin, proj, nil
+}
+
 // hugoTotal is Hugo's own report of a build's time.
 var hugoTotal = regexp.MustCompile(`Total in (\d+) ms`)
 
@@ -71,23 +93,11 @@ var goalLine = regexp.MustCompile(`(?m)^#? ?goal: \d+$`)
 // goal, read through the public count, is the one just saved. It prints
 // the median and the maximum, and serve's own build time for each.
 func reload(n int) error {
-	tmp, err := os.MkdirTemp("", "bench-reload-")
+	tmp, bin, proj, err := projectCopy("bench-reload-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := campaignBinary(tmp)
-	if err != nil {
-		return err
-	}
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	proj := filepath.Join(tmp, "project")
-	if err := copyProject(root, proj); err != nil {
-		return err
-	}
 	p, err := loadtest.Start(loadtest.Options{Binary: bin, Root: proj, DataDir: filepath.Join(tmp, "data"),
 		Public: filepath.Join(tmp, "public"), Watch: true})
 	if err != nil {
@@ -176,23 +186,11 @@ func rss(pid int) string {
 // `campaign build` as Netlify runs it (-function "" : no function copy),
 // rounds times, and prints each build's seconds.
 func manyLetters(n, rounds int) error {
-	tmp, err := os.MkdirTemp("", "bench-letters-")
+	tmp, bin, proj, err := projectCopy("bench-letters-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := campaignBinary(tmp)
-	if err != nil {
-		return err
-	}
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	proj := filepath.Join(tmp, "project")
-	if err := copyProject(root, proj); err != nil {
-		return err
-	}
 	orig, err := os.ReadFile(filepath.Join(proj, benchLetter))
 	if err != nil {
 		return err
