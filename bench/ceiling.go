@@ -151,10 +151,21 @@ func ceiling(ctx context.Context, d time.Duration, batch int, confirm bool) (cei
 						continue
 					}
 					jobArgs := fmt.Sprintf(`{"message_id":%q}`, m.ID)
-					unique := sha256.Sum256([]byte("&kind=deliver_message&args=" + jobArgs))
-					// 245: River's default unique states (all but cancelled and discarded).
-					a.jobs = append(a.jobs, jobArgs, at, "deliver_message", 1500, "{}", 1, queue.QueueName, at,
-						"available", "[]", unique[:], 245)
+					// As the queue inserts them (queue.DeliverArgs, and the
+					// confirmation email first).
+					opts := queue.DeliverArgs{}.InsertOpts()
+					priority := opts.Priority
+					if m.Kind == letter.KindConfirm {
+						priority = 1
+					}
+					var unique, uniqueStates any
+					if opts.UniqueOpts.ByArgs {
+						sum := sha256.Sum256([]byte("&kind=deliver_message&args=" + jobArgs))
+						// 245: River's default unique states (all but cancelled and discarded).
+						unique, uniqueStates = sum[:], 245
+					}
+					a.jobs = append(a.jobs, jobArgs, at, "deliver_message", 1500, "{}", priority, queue.QueueName, at,
+						"available", "[]", unique, uniqueStates)
 				}
 				hash := sha256.Sum256([]byte(letter.EmailKey(sig.Email)))
 				a.mails = append(a.mails, sig.Letter, fmt.Sprintf("%x", hash), now)

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -182,4 +183,88 @@ func TestConfirmationEmailGoesBeforeWaitingLetters(t *testing.T) {
 	if to := got[0].Get("to"); to != sig.Email {
 		t.Errorf("the first message went to %s, want the confirmation email to %s", to, sig.Email)
 	}
+}
+
+// Each message queued has one delivery job, whichever way it got there
+// (signed, or confirmed, twice at once and once more): the jobs are not
+// River-unique, and moving a message to queued happens once.
+func TestEachQueuedMessageHasOneDeliveryJob(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		st := open()
+		if err := queue.Migrate(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		q, err := queue.New(st, &deliver.Deliverer{Store: st, Log: quiet()}, queue.Options{Log: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			sig, m := newSignature(i)
+			if _, err := q.Record(ctx, sig, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sig, m := newSignature(3)
+		sig.State, sig.TokenHash = letter.SignatureUnconfirmed, "hash"
+		for i := range m {
+			m[i].State = letter.StateUnconfirmed
+		}
+		m = append(m, letter.Message{ID: sig.ID + ".confirm@mg.example", TargetIndex: -1, To: sig.Email, From: "letters@mg.example",
+			ReplyTo: "letters@mg.example", Subject: "Please confirm", Text: "Open " + letter.TokenPlaceholder, Tag: "l",
+			Kind: letter.KindConfirm, State: letter.StateQueued})
+		if _, err := q.Record(ctx, sig, m); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q.Confirm(ctx, "hash")
+			}()
+		}
+		wg.Wait()
+		if _, err := q.Confirm(ctx, "hash"); !errors.Is(err, letter.ErrConfirmed) {
+			t.Fatalf("confirming again: %v, want letter.ErrConfirmed", err)
+		}
+
+		messageID := `json_extract(args, '$.message_id')`
+		if st.Postgres() {
+			messageID = `args->>'message_id'`
+		}
+		rows, err := st.DB().QueryContext(ctx, `SELECT `+messageID+`, count(*) FROM river_job WHERE kind = 'deliver_message' GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		jobs := map[string]int{}
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				t.Fatal(err)
+			}
+			jobs[id] = n
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		queued, err := st.MessagesInState(ctx, letter.StateQueued, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(queued) != 3*2+1+2 {
+			t.Errorf("%d messages queued, want %d (3 signatures' letters, the confirmation email, the confirmed signature's letters)", len(queued), 3*2+1+2)
+		}
+		for _, msg := range queued {
+			if jobs[msg.ID] != 1 {
+				t.Errorf("message %s has %d delivery jobs, want 1", msg.ID, jobs[msg.ID])
+			}
+			delete(jobs, msg.ID)
+		}
+		if len(jobs) > 0 {
+			t.Errorf("delivery jobs for messages not queued: %v", jobs)
+		}
+	})
 }

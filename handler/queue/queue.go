@@ -24,19 +24,22 @@ import (
 	"campaignkit/handler/store"
 )
 
-// DeliverArgs is the job that delivers one message. It is unique per
-// message: a message is never queued twice.
+// DeliverArgs is the job that delivers one message. A message has one job:
+// its job is inserted in the transaction that moves it to queued (signed,
+// confirmed, released), and a message moves there once. The jobs are not
+// River-unique: the unique key's index took a page of its own for each job
+// (a random hash), a third of what a signature wrote to SQLite; the worker
+// sends only a message still queued.
 type DeliverArgs struct {
-	MessageID string `json:"message_id" river:"unique"`
+	MessageID string `json:"message_id"`
 }
 
 // Kind names the job in River's tables.
 func (DeliverArgs) Kind() string { return "deliver_message" }
 
-// InsertOpts puts the job on the delivery queue, unique by message, behind
-// the emails that ask signers to confirm (confirmFirst).
+// InsertOpts puts the job on the delivery queue, behind the emails that ask signers to confirm (confirmFirst).
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueName, Priority: 2, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueName, Priority: 2}
 }
 
 // confirmFirst sends the email that asks a signer to confirm before any
@@ -261,8 +264,7 @@ func (q *Queue) recordAll(batch []*signing) {
 		if q.opts.TryInline == 0 {
 			// No job ids needed: River's insert that returns none is the
 			// cheaper by a third of the whole signature on SQLite (it reads
-			// back no rows). A message's job cannot exist before the
-			// message, so uniqueness has nothing to skip here.
+			// back no rows).
 			if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
 				return fmt.Errorf("queue: enqueue: %w", err)
 			}
