@@ -44,7 +44,10 @@ type Letter struct {
 	// the supporter posts carries them, and Merge fills them in as it
 	// fills {{city}}.
 	Placeholders map[string]string `json:"placeholders"`
-	Signature    string            `json:"signature"`
+	// unspell turns Placeholders' words back into placeholders; made once
+	// when the letter is loaded (Unspell makes it when nil).
+	unspell   *strings.Replacer
+	Signature string `json:"signature"`
 	// Passages are the parts of the body only some targets receive, each
 	// between two marker lines in the body (see Merge).
 	Passages []Passage `json:"passages"`
@@ -321,6 +324,7 @@ func loadManifest(site fs.FS, manifestPath string) (Letters, *manifest, error) {
 		}
 		l.Body = normalizeNewlines(l.Body)
 		l.Signature = normalizeNewlines(l.Signature)
+		l.unspell = l.unspeller()
 		if err := l.Validate(); err != nil {
 			errs = append(errs, err)
 			continue

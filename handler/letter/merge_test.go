@@ -327,3 +327,28 @@ func TestCheckPlaceholders(t *testing.T) {
 		t.Errorf("one field's words inside another's: %v", err)
 	}
 }
+
+// FuzzFillPlaceholders: the hand-written scanner fills exactly what the
+// pattern's own replacement does.
+func FuzzFillPlaceholders(f *testing.F) {
+	for _, s := range []string{"Dear {{first_name}},", "{{{city}}}", "{{}} {{a_b}}x{{ZIP}}{{zip}", "{{a}}{{b}}", "{{unknown}} {{city}}", "{", "}}{{"} {
+		f.Add(s)
+	}
+	value := func(name string) (string, bool) {
+		if name == "unknown" {
+			return "", false
+		}
+		return "<" + strings.ToUpper(name) + ">", true
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		want := placeholderPattern.ReplaceAllStringFunc(text, func(m string) string {
+			if v, ok := value(m[2 : len(m)-2]); ok {
+				return v
+			}
+			return m
+		})
+		if got := fillPlaceholders(text, value); got != want {
+			t.Fatalf("fillPlaceholders(%q) = %q, want %q", text, got, want)
+		}
+	})
+}
