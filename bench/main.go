@@ -21,6 +21,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"campaignkit/bench/loadtest"
@@ -90,44 +91,44 @@ type loadResult struct {
 	pgCPU    time.Duration // the Postgres backends' CPU a signature (0: unknown)
 }
 
-// load posts distinct signatures to url for d with c clients.
+// load posts distinct signatures to url for d with c clients, each on a
+// kept-alive connection of its own (loadtest.Conn).
 func load(url string, d time.Duration, c int, firstIndex int) loadResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
 	var lat []time.Duration
 	res := loadResult{}
-	next := firstIndex
-	indexes := make(chan int)
-	go func() {
-		defer close(indexes)
-		for ctx.Err() == nil {
-			select {
-			case indexes <- next:
-				next++
-			case <-ctx.Done():
-			}
-		}
-	}()
-	client := loadtest.Client()
+	var next atomic.Int64
+	next.Store(int64(firstIndex) - 1)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range c {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range indexes {
-				var r loadtest.Result
-				loadtest.Post(context.Background(), client, url, []int{i}, 1, func(x loadtest.Result) { r = x })
-				mu.Lock()
-				if r.Status == http.StatusSeeOther {
-					res.accepted++
-					lat = append(lat, r.Latency)
-				} else {
-					res.failed++
+			var conn *loadtest.Conn
+			defer func() {
+				if conn != nil {
+					conn.Close()
 				}
-				mu.Unlock()
+			}()
+			var mine []time.Duration
+			accepted, failed := 0, 0
+			for ctx.Err() == nil {
+				r := loadtest.PostOne(ctx, &conn, url, int(next.Add(1)))
+				if r.Status == http.StatusSeeOther {
+					accepted++
+					mine = append(mine, r.Latency)
+				} else {
+					failed++
+				}
 			}
+			mu.Lock()
+			res.accepted += accepted
+			res.failed += failed
+			lat = append(lat, mine...)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
