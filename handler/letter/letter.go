@@ -46,7 +46,7 @@ type Letter struct {
 	Placeholders map[string]string `json:"placeholders"`
 	// unspell turns Placeholders' words back into placeholders; made once
 	// when the letter is loaded (Unspell makes it when nil).
-	unspell   *strings.Replacer
+	unspell   *unspeller
 	Signature string `json:"signature"`
 	// Passages are the parts of the body only some targets receive, each
 	// between two marker lines in the body (see Merge).

@@ -352,3 +352,24 @@ func FuzzFillPlaceholders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnspell: the letter's own scanner turns words back into placeholders
+// exactly as a strings.Replacer of the same pairs, in the same order, does.
+func FuzzUnspell(f *testing.F) {
+	for _, s := range []string{"I live in [your city], [your state].", "[your name][your full name]", "[[your city]]", "[your", "", "[su nombre completo] y [su nombre]"} {
+		f.Add(s)
+	}
+	l := &Letter{Placeholders: map[string]string{"city": "[your city]", "state": "[your state]", "first_name": "[your name]",
+		"full_name": "[your full name]", "zip": "ZIP", "last_name": "[su nombre]", "phone": "[su nombre completo]"}}
+	u := l.unspeller()
+	var pairs []string
+	for k := range u.words {
+		pairs = append(pairs, u.words[k], u.placeholders[k])
+	}
+	r := strings.NewReplacer(pairs...)
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := l.Unspell(text), r.Replace(text); got != want {
+			t.Fatalf("Unspell(%q) = %q, a Replacer gives %q", text, got, want)
+		}
+	})
+}
