@@ -33,6 +33,9 @@ import (
 )
 
 func main() {
+	// The in-process handler and the ceiling collect garbage as `campaign
+	// serve` does.
+	config.LongRunningGC(os.Getenv)
 	only := flag.String("only", "", "run one benchmark: intake, drain, crash, flood, pace, reload, letters or viral")
 	edits := flag.Int("reload-edits", 10, "reload: edits of the letter under campaign serve")
 	manyN := flag.Int("letters", 1000, "letters: letters in the site built")

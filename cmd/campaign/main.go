@@ -186,6 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		config.LongRunningGC(getenv)
 		if *addr == "" {
 			*addr = "127.0.0.1:8080"
 			if port := getenv("PORT"); port != "" {
@@ -208,6 +209,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		config.LongRunningGC(getenv)
 		return work(ctx, cfg, log)
 	case "status":
 		cfg, err := config.Load(getenv)
