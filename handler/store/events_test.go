@@ -184,5 +184,20 @@ func TestSenderRecordKeepsWhatTheWebhookSaid(t *testing.T) {
 				t.Errorf("%s, then the sender's record: %s", state, m.State)
 			}
 		}
+		// An attempt that timed out after the service took the message,
+		// which then bounced: the attempt's record does not queue it again.
+		sig, msgs = signature("joe@example.org")
+		if _, err := st.Record(ctx, sig, msgs, store.Limits{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.DeliveryEvent(ctx, letter.StateFailed, letter.DeliveryEvent{MessageID: msgs[0].ID, State: letter.StateFailed}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkAttempt(ctx, msgs[0].ID, "timeout"); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := st.Message(ctx, msgs[0].ID); m.State != letter.StateFailed {
+			t.Errorf("failed by the webhook, then an attempt recorded: %s, want failed", m.State)
+		}
 	})
 }

@@ -1331,19 +1331,22 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) error {
 	return s.mark(ctx, id, letter.StateFailed, "", reason)
 }
 
-// MarkAttempt records a failed attempt that will be retried.
+// MarkAttempt records a failed attempt that will be retried. It changes
+// only a message still queued: one the service's webhooks meanwhile said
+// failed (an attempt that timed out after the service took it) stays so,
+// and is not sent again.
 func (s *Store) MarkAttempt(ctx context.Context, id, reason string) error {
 	return s.mark(ctx, id, letter.StateQueued, "", reason)
 }
 
 // mark leaves alone a message recorded as sent, or as delivered or
 // complained by the service's webhooks, which can arrive before a
-// sender's own record of the send.
+// sender's own record of the send; back to queued, only a queued one.
 func (s *Store) mark(ctx context.Context, id, state, providerID, reason string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE messages
 		SET state = $1, provider_id = CASE WHEN $2 = '' THEN provider_id ELSE $2 END, error = $3,
 		    attempts = attempts + 1, updated_at = $4
-		WHERE id = $5 AND state NOT IN ('sent', 'delivered', 'complained')`,
+		WHERE id = $5 AND state NOT IN ('sent', 'delivered', 'complained') AND ($1 <> 'queued' OR state = 'queued')`,
 		state, providerID, reason, time.Now().UTC(), id)
 	if err != nil {
 		return fmt.Errorf("store: mark %s: %w", state, err)
