@@ -185,86 +185,150 @@ func TestConfirmationEmailGoesBeforeWaitingLetters(t *testing.T) {
 	}
 }
 
-// Each message queued has one delivery job, whichever way it got there
-// (signed, or confirmed, twice at once and once more): the jobs are not
-// River-unique, and moving a message to queued happens once.
+// Each message queued has one delivery job, whichever way it got there:
+// signed; confirmed, twice at once and once more; released by id and by
+// letter, twice at once each; with and without the inline send of a
+// Netlify function. The jobs are not River-unique: moving a message to
+// queued happens once, in the transaction that inserts its job.
 func TestEachQueuedMessageHasOneDeliveryJob(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, open func() *store.Store) {
-		ctx := context.Background()
-		st := open()
-		if err := queue.Migrate(ctx, st); err != nil {
-			t.Fatal(err)
-		}
-		q, err := queue.New(st, &deliver.Deliverer{Store: st, Log: quiet()}, queue.Options{Log: quiet()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			sig, m := newSignature(i)
-			if _, err := q.Record(ctx, sig, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sig, m := newSignature(3)
-		sig.State, sig.TokenHash = letter.SignatureUnconfirmed, "hash"
-		for i := range m {
-			m[i].State = letter.StateUnconfirmed
-		}
-		m = append(m, letter.Message{ID: sig.ID + ".confirm@mg.example", TargetIndex: -1, To: sig.Email, From: "letters@mg.example",
-			ReplyTo: "letters@mg.example", Subject: "Please confirm", Text: "Open " + letter.TokenPlaceholder, Tag: "l",
-			Kind: letter.KindConfirm, State: letter.StateQueued})
-		if _, err := q.Record(ctx, sig, m); err != nil {
-			t.Fatal(err)
-		}
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, open func() *store.Store) {
+				eachQueuedMessageHasOneDeliveryJob(t, open(), inline)
+			})
+		})
+	}
+}
+
+func eachQueuedMessageHasOneDeliveryJob(t *testing.T, st *store.Store, inline bool) {
+	ctx := context.Background()
+	if err := queue.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	mg := mailguntest.New()
+	defer mg.Close()
+	d := &deliver.Deliverer{Store: st, Log: quiet(), TokenKey: []byte("key"), Sender: mailgun.New(mailgun.Account{
+		Domain: "mg.example", APIKey: mg.APIKey, APIBase: mg.APIBase(), Timeout: time.Second})}
+	// Past two signatures a minute the letters are held (the ceiling),
+	// for Release to release.
+	opts := queue.Options{Log: quiet(), Limits: store.Limits{Ceiling: 2}}
+	if inline {
+		opts.TryInline = 5 * time.Second
+	}
+	q, err := queue.New(st, d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twiceAtOnce := func(f func()) {
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				q.Confirm(ctx, "hash")
+				f()
 			}()
 		}
 		wg.Wait()
-		if _, err := q.Confirm(ctx, "hash"); !errors.Is(err, letter.ErrConfirmed) {
-			t.Fatalf("confirming again: %v, want letter.ErrConfirmed", err)
+	}
+	var sigs []string
+	record := func(sig *letter.Signature, m []letter.Message) {
+		if _, err := q.Record(ctx, sig, m); err != nil {
+			t.Fatal(err)
 		}
+		sigs = append(sigs, sig.ID)
+	}
+	sig, m := newSignature(3)
+	sig.State, sig.TokenHash = letter.SignatureUnconfirmed, "hash"
+	for i := range m {
+		m[i].State = letter.StateUnconfirmed
+	}
+	m = append(m, letter.Message{ID: sig.ID + ".confirm@mg.example", TargetIndex: -1, To: sig.Email, From: "letters@mg.example",
+		ReplyTo: "letters@mg.example", Subject: "Please confirm", Text: "Open " + letter.TokenPlaceholder, Tag: "l",
+		Kind: letter.KindConfirm, State: letter.StateQueued})
+	record(sig, m)
+	twiceAtOnce(func() { q.Confirm(ctx, "hash") })
+	if _, err := q.Confirm(ctx, "hash"); !errors.Is(err, letter.ErrConfirmed) {
+		t.Fatalf("confirming again: %v, want letter.ErrConfirmed", err)
+	}
+	// The second confirmed signature this minute is queued, the next ones
+	// held.
+	for i := range 3 {
+		record(newSignature(i))
+	}
 
-		messageID := `json_extract(args, '$.message_id')`
-		if st.Postgres() {
-			messageID = `args->>'message_id'`
+	// Held for an organizer's review, released by id; the rest held past
+	// the ceiling, released by letter.
+	sig, m = newSignature(4)
+	sig.Hold = letter.HoldReview
+	record(sig, m)
+	twiceAtOnce(func() { q.ReleaseSignatures(ctx, []string{sig.ID}) })
+	record(newSignature(5))
+	twiceAtOnce(func() { q.Release(ctx, "l", 10) })
+
+	messageID := `json_extract(args, '$.message_id')`
+	if st.Postgres() {
+		messageID = `args->>'message_id'`
+	}
+	rows, err := st.DB().QueryContext(ctx, `SELECT `+messageID+`, count(*) FROM river_job WHERE kind = 'deliver_message' GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	jobs := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
 		}
-		rows, err := st.DB().QueryContext(ctx, `SELECT `+messageID+`, count(*) FROM river_job WHERE kind = 'deliver_message' GROUP BY 1`)
+		jobs[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := 3*2 + 1 + 2 + 2*2 // letters signed, the confirmation email, the confirmed letters, the released ones
+	moved := 0
+	for _, id := range sigs {
+		msgs, err := st.Messages(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		jobs := map[string]int{}
-		for rows.Next() {
-			var id string
-			var n int
-			if err := rows.Scan(&id, &n); err != nil {
-				t.Fatal(err)
+		for _, msg := range msgs {
+			if msg.State == letter.StateUnconfirmed || msg.State == letter.StateHeld {
+				t.Errorf("message %s is still %s", msg.ID, msg.State)
+				continue
 			}
-			jobs[id] = n
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		queued, err := st.MessagesInState(ctx, letter.StateQueued, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(queued) != 3*2+1+2 {
-			t.Errorf("%d messages queued, want %d (3 signatures' letters, the confirmation email, the confirmed signature's letters)", len(queued), 3*2+1+2)
-		}
-		for _, msg := range queued {
+			moved++
 			if jobs[msg.ID] != 1 {
-				t.Errorf("message %s has %d delivery jobs, want 1", msg.ID, jobs[msg.ID])
+				t.Errorf("message %s (%s) has %d delivery jobs, want 1", msg.ID, msg.State, jobs[msg.ID])
 			}
 			delete(jobs, msg.ID)
 		}
-		if len(jobs) > 0 {
-			t.Errorf("delivery jobs for messages not queued: %v", jobs)
+	}
+	if moved != want {
+		t.Errorf("%d messages moved past unconfirmed and held, want %d", moved, want)
+	}
+	if len(jobs) > 0 {
+		t.Errorf("delivery jobs for no message: %v", jobs)
+	}
+	if inline {
+		// What was sent at once (not the confirmation email, nor what
+		// Release queued for the workers) went once, and is recorded sent.
+		got := mg.WaitFor(want, 2*time.Second)
+		seen := map[string]bool{}
+		for _, r := range got {
+			if id := r.Get("h:Message-Id"); seen[id] {
+				t.Errorf("%s sent twice", id)
+			} else {
+				seen[id] = true
+			}
 		}
-	})
+		counts, err := st.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || counts[letter.StateSent] != len(got) {
+			t.Errorf("%d letters sent inline, %d recorded sent", len(got), counts[letter.StateSent])
+		}
+	}
 }

@@ -343,7 +343,10 @@ func (q *Queue) logHeld(sig *letter.Signature) {
 	q.held, q.heldLogged = 0, time.Now()
 }
 
-// enqueue inserts one delivery job per message id in tx. With TryInline
+// enqueue inserts one delivery job per message id in tx. Each id must be
+// one that tx has just moved to queued (store's moveMessages, an UPDATE
+// from another state): that is what gives a message one job, the jobs
+// being no longer River-unique (DeliverArgs). With TryInline
 // the jobs wait RescueAfter: the process sends at once, and the job finds
 // the message sent, or sends it then.
 func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, ids []string) ([]int64, error) {
