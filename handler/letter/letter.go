@@ -45,7 +45,8 @@ type Letter struct {
 	// fills {{city}}.
 	Placeholders map[string]string `json:"placeholders"`
 	// unspell turns Placeholders' words back into placeholders; made once
-	// when the letter is loaded (Unspell makes it when nil).
+	// when the letter is loaded (Unspell makes it when nil). Whoever
+	// changes Placeholders afterwards must set it to nil.
 	unspell   *unspeller
 	Signature string `json:"signature"`
 	// Passages are the parts of the body only some targets receive, each

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -354,22 +355,44 @@ func FuzzFillPlaceholders(f *testing.F) {
 }
 
 // FuzzUnspell: the letter's own scanner turns words back into placeholders
-// exactly as a strings.Replacer of the same pairs, in the same order, does.
+// exactly as the strings.Replacer it replaced did (replacerUnspell), for
+// any text and any words.
 func FuzzUnspell(f *testing.F) {
 	for _, s := range []string{"I live in [your city], [your state].", "[your name][your full name]", "[[your city]]", "[your", "", "[su nombre completo] y [su nombre]"} {
-		f.Add(s)
+		f.Add(s, "[your city]", "[your name]", "[your full name]")
 	}
-	l := &Letter{Placeholders: map[string]string{"city": "[your city]", "state": "[your state]", "first_name": "[your name]",
-		"full_name": "[your full name]", "zip": "ZIP", "last_name": "[su nombre]", "phone": "[su nombre completo]"}}
-	u := l.unspeller()
-	var pairs []string
-	for k := range u.words {
-		pairs = append(pairs, u.words[k], u.placeholders[k])
-	}
-	r := strings.NewReplacer(pairs...)
-	f.Fuzz(func(t *testing.T, text string) {
-		if got, want := l.Unspell(text), r.Replace(text); got != want {
-			t.Fatalf("Unspell(%q) = %q, a Replacer gives %q", text, got, want)
+	f.Add("aaab", "a", "aa", "ab")
+	f.Add("xyz", "", "y", "yz")
+	f.Fuzz(func(t *testing.T, text, w1, w2, w3 string) {
+		l := &Letter{Placeholders: map[string]string{"city": w1, "first_name": w2, "full_name": w3, "state": "[your state]"}}
+		if got, want := l.Unspell(text), replacerUnspell(l, text); got != want {
+			t.Fatalf("Unspell(%q) with %q = %q, the Replacer gives %q", text, l.Placeholders, got, want)
 		}
 	})
+}
+
+// replacerUnspell is Unspell as it was: a strings.Replacer of the words,
+// longer first, then by field name.
+func replacerUnspell(l *Letter, text string) string {
+	names := make([]string, 0, len(l.Placeholders))
+	for name, w := range l.Placeholders {
+		if w != "" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return text
+	}
+	sort.Slice(names, func(i, j int) bool {
+		wi, wj := l.Placeholders[names[i]], l.Placeholders[names[j]]
+		if len(wi) != len(wj) {
+			return len(wi) > len(wj)
+		}
+		return names[i] < names[j]
+	})
+	pairs := make([]string, 0, 2*len(names))
+	for _, name := range names {
+		pairs = append(pairs, l.Placeholders[name], "{{"+name+"}}")
+	}
+	return strings.NewReplacer(pairs...).Replace(text)
 }
