@@ -47,6 +47,11 @@ func (c *Conn) Close() error { return c.conn.Close() }
 // Post posts form and returns the response's status once its body is read.
 // An error leaves the connection unusable.
 func (c *Conn) Post(form string) (int, error) {
+	// As http.Client's timeout did: a stalled server fails the post
+	// instead of hanging the run.
+	if err := c.conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return 0, err
+	}
 	c.w.WriteString("POST " + c.target.RequestURI() + " HTTP/1.1\r\nHost: " + c.target.Host +
 		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n")
 	c.w.WriteString(form)
@@ -72,6 +77,9 @@ func PostOne(ctx context.Context, c **Conn, target string, i int) Result {
 	if *c == nil {
 		conn, err := Dial(ctx, target)
 		if err != nil {
+			// A refused connection fails fast: wait a little, rather than
+			// spin on the cores the server shares.
+			time.Sleep(10 * time.Millisecond)
 			return Result{Index: i, Latency: time.Since(start)}
 		}
 		*c = conn
