@@ -186,7 +186,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		config.LongRunningGC(getenv)
 		if *addr == "" {
 			*addr = "127.0.0.1:8080"
 			if port := getenv("PORT"); port != "" {
@@ -203,6 +202,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := buildSite(*site, *public, "", cfg.TurnstileSiteKey, true); err != nil {
 			return err
 		}
+		// After the first build, which runs Hugo in this process.
+		config.LongRunningGC(getenv)
 		return serve(ctx, cfg, serveOptions{Addr: *addr, Site: *site, Public: *public, Watch: *watch, WatchGiven: given["watch"], Term: stderr}, log)
 	case "worker":
 		cfg, err := config.Load(getenv)

@@ -6,8 +6,9 @@ import "runtime/debug"
 // serve` and `campaign worker`. Their live heap is about 10 MB; at Go's
 // default (100) a peak of signatures collected it dozens of times a
 // second, and on two cores each collection took one of them. At 400 the
-// heap peaks near 40 MB and the intake takes 17–19 % more signatures a
-// second (BENCHMARKS.md).
+// heap peaked near 36 MB instead of 18, and the bench's intake (handler
+// and load in one process) took 17–19 % more signatures a second
+// (BENCHMARKS.md).
 const longRunningGC = 400
 
 // LongRunningGC sets longRunningGC unless GOGC is set in the environment.
